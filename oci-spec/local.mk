@@ -1,0 +1,7 @@
+# liboci: runtime-spec and image-spec types, JSON, and the util layer under everything.
+noinst_LIBRARIES += liboci.a
+liboci_a_SOURCES = \
+	oci-spec/util/error.c oci-spec/util/error.h \
+	oci-spec/util/cleanup.h \
+	oci-spec/util/fs.c oci-spec/util/fs.h \
+	oci-spec/runtime_spec.h

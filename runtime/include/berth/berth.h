@@ -1,0 +1,86 @@
+/* libberth: the public API of Berth's OCI runtime library.
+ *
+ * Every entry point takes a context and, last, a `berth_error_t *err`; it
+ * returns < 0 on failure and sets *err (free it with berth_error_free).
+ * Option structs start with their size so that they can grow without
+ * breaking callers built against an older header: set `.size = sizeof(...)`.
+ * The library never prints and never exits; warnings go to ctx->log.
+ */
+#ifndef BERTH_BERTH_H
+#define BERTH_BERTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define BERTH_PUBLIC __attribute__((visibility("default")))
+
+struct berth_error_s;
+typedef struct berth_error_s *berth_error_t;
+
+BERTH_PUBLIC void berth_error_free(berth_error_t *err);
+BERTH_PUBLIC const char *berth_error_message(berth_error_t err);
+/* enum berth_error_code value of the error. */
+BERTH_PUBLIC int berth_error_code(berth_error_t err);
+
+enum berth_log_level { BERTH_LOG_ERROR, BERTH_LOG_WARNING, BERTH_LOG_INFO, BERTH_LOG_DEBUG };
+
+struct berth_context {
+	size_t size;            /* sizeof(struct berth_context) */
+	const char *state_root; /* NULL: /run/berth */
+	bool systemd_cgroup;
+	bool debug;
+	/* Receives warnings and debug lines; may be NULL. */
+	void (*log)(void *log_data, enum berth_log_level level, const char *msg);
+	void *log_data;
+};
+
+struct berth_create_options {
+	size_t size; /* sizeof(struct berth_create_options) */
+	const char *id;
+	const char *bundle;         /* NULL: the current directory */
+	const char *pid_file;       /* NULL: none */
+	const char *console_socket; /* NULL: none; needed when process.terminal is true (except run) */
+	bool no_pivot;
+	bool no_new_keyring;
+	unsigned int preserve_fds; /* pass fds 3 .. 3+n-1 to the container */
+	bool detach;               /* run only: return once the container started */
+};
+
+/* create: sets up the container and leaves its init waiting for start. */
+BERTH_PUBLIC int berth_container_create(const struct berth_context *ctx, const struct berth_create_options *opts,
+					berth_error_t *err);
+/* start: releases a created container's init into the user process. */
+BERTH_PUBLIC int berth_container_start(const struct berth_context *ctx, const char *id, berth_error_t *err);
+/* run: create + start, then (unless detach) wait, forwarding signals; the
+ * container's exit status (128+signal for a signal) is stored in *exit_status. */
+BERTH_PUBLIC int berth_container_run(const struct berth_context *ctx, const struct berth_create_options *opts,
+				     int *exit_status, berth_error_t *err);
+/* state: the state document as runc prints it (JSON text, caller frees). */
+BERTH_PUBLIC int berth_container_state(const struct berth_context *ctx, const char *id, char **json_out,
+				       berth_error_t *err);
+BERTH_PUBLIC int berth_container_kill(const struct berth_context *ctx, const char *id, int signal, bool all,
+				      berth_error_t *err);
+BERTH_PUBLIC int berth_container_delete(const struct berth_context *ctx, const char *id, bool force,
+					berth_error_t *err);
+
+struct berth_container_info {
+	char *id;
+	pid_t pid; /* 0 when stopped */
+	char *status;
+	char *bundle;
+	char *rootfs;
+	char *created; /* RFC 3339 */
+	char *owner;
+};
+/* list: every container under the state root, sorted by id. */
+BERTH_PUBLIC int berth_container_list(const struct berth_context *ctx, struct berth_container_info **out,
+				      size_t *n_out, berth_error_t *err);
+BERTH_PUBLIC void berth_container_info_free(struct berth_container_info *infos, size_t n);
+
+/* spec: a default config.json like runc's (rootless: for an unprivileged user). */
+BERTH_PUBLIC int berth_spec_generate(bool rootless, char **json_out, berth_error_t *err);
+/* Parses "KILL", "SIGKILL", "9" into a signal number. */
+BERTH_PUBLIC int berth_signal_parse(const char *name, int *signal_out, berth_error_t *err);
+
+#endif

@@ -1,0 +1,22 @@
+/* The attributes of the container process, applied by init just before the
+ * user program runs: rlimits, oom_score_adj, umask, groups and ids,
+ * capabilities, no_new_privs, and the lookup of the program on PATH.
+ */
+#ifndef BERTH_PROCESS_H
+#define BERTH_PROCESS_H
+
+#include "runtime_spec.h"
+
+/* rlimits (a hard limit is never raised above the caller's: the error names
+ * the limit), oom_score_adj. Done while still privileged. */
+int process_apply_limits(const struct oci_process *process, berth_error_t *err);
+/* Resolves args[0] on the PATH of process.env (as execvp would) inside the
+ * current root, checking that it is an executable file. *path_out is the
+ * path to pass to execve.  Errors read "exec `nope`: No such file or directory". */
+int process_find_executable(const struct oci_process *process, char **path_out, berth_error_t *err);
+/* umask, cwd (must exist), additional gids, gid, uid (keeping the
+ * capabilities across the switch), then the five capability sets, then
+ * noNewPrivileges.  Unknown capability names are rejected with the name. */
+int process_apply_identity(const struct oci_process *process, berth_error_t *err);
+
+#endif
