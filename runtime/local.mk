@@ -6,8 +6,19 @@ libberth_a_SOURCES = \
 	runtime/lib/mounts.c runtime/lib/mounts.h \
 	runtime/lib/devices.c runtime/lib/devices.h \
 	runtime/lib/safe_path.c runtime/lib/safe_path.h \
-	runtime/lib/process.c runtime/lib/process.h
+	runtime/lib/process.c runtime/lib/process.h \
+	runtime/lib/api.c \
+	runtime/lib/sync.c runtime/lib/sync.h \
+	runtime/lib/state.c runtime/lib/state.h \
+	runtime/lib/namespaces.c runtime/lib/namespaces.h \
+	runtime/lib/hooks.c runtime/lib/hooks.h \
+	runtime/lib/terminal.c runtime/lib/terminal.h \
+	runtime/lib/create.c runtime/lib/create.h \
+	runtime/lib/init.c \
+	runtime/lib/run.c \
+	runtime/lib/lifecycle.c
 
 bin_PROGRAMS += berth
-berth_SOURCES = runtime/cli/main.c
+berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_create.c \
+	runtime/cli/cmd_simple.c runtime/cli/cmd_list.c
 berth_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)

@@ -1,4 +1,3 @@
-#include "config.h"
 #include "error.h"
 
 #include <errno.h>
@@ -10,7 +9,7 @@
 static struct berth_error_s oom_error = {BERTH_ERR_NOMEM, ENOMEM, (char *)"out of memory"};
 
 static int set_v(berth_error_t *err, int code, int errnum, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+    __attribute__((format(printf, 4, 0)));
 
 static int set_v(berth_error_t *err, int code, int errnum, const char *fmt, va_list ap)
 {

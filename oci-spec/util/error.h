@@ -30,9 +30,10 @@ typedef struct berth_error_s *berth_error_t;
 /* Sets *err (if err is not NULL) and returns -1.  When errnum is not 0,
  * ": strerror(errnum)" is appended to the message. */
 int berth_error_set(berth_error_t *err, int code, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Shorthands: a failed syscall (code SYSTEM with errno) and bad input. */
-int berth_error_sys(berth_error_t *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int berth_error_sys(berth_error_t *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int berth_error_invalid(berth_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Puts "<prefix>: " in front of the message of an error already set; returns -1. */
 int berth_error_prefix(berth_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

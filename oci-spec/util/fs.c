@@ -1,4 +1,3 @@
-#include "config.h"
 #include "fs.h"
 #include "cleanup.h"
 
@@ -84,7 +83,7 @@ int fs_read_file_at(int dirfd, const char *path, char **out, size_t *len_out, be
 }
 
 int fs_write_file_atomic_at(int dirfd, const char *path, const void *content, size_t len, mode_t mode,
-			    berth_error_t *err)
+                            berth_error_t *err)
 {
 	char tmp[PATH_MAX];
 	cleanup_close int fd = -1;

@@ -19,7 +19,7 @@ int fs_read_file_at(int dirfd, const char *path, char **out, size_t *len_out, be
  * directory, renamed over path.  No fsync: rename gives atomicity, and state
  * lives on tmpfs. */
 int fs_write_file_atomic_at(int dirfd, const char *path, const void *content, size_t len, mode_t mode,
-			    berth_error_t *err);
+                            berth_error_t *err);
 /* Writes a short string to an existing file (cgroup, /proc knobs). */
 int fs_write_string_at(int dirfd, const char *path, const char *value, berth_error_t *err);
 /* mkdir -p; existing directories are fine. */

@@ -18,9 +18,19 @@
 struct berth_error_s;
 typedef struct berth_error_s *berth_error_t;
 
+/* Values of berth_error_code(). */
+enum {
+	BERTH_ERROR_SYSTEM = 1,
+	BERTH_ERROR_INVALID,
+	BERTH_ERROR_NOT_FOUND,
+	BERTH_ERROR_EXISTS,
+	BERTH_ERROR_STATE,
+	BERTH_ERROR_NOMEM,
+	BERTH_ERROR_UNSUPPORTED,
+};
+
 BERTH_PUBLIC void berth_error_free(berth_error_t *err);
 BERTH_PUBLIC const char *berth_error_message(berth_error_t err);
-/* enum berth_error_code value of the error. */
 BERTH_PUBLIC int berth_error_code(berth_error_t err);
 
 enum berth_log_level { BERTH_LOG_ERROR, BERTH_LOG_WARNING, BERTH_LOG_INFO, BERTH_LOG_DEBUG };
@@ -48,21 +58,21 @@ struct berth_create_options {
 };
 
 /* create: sets up the container and leaves its init waiting for start. */
-BERTH_PUBLIC int berth_container_create(const struct berth_context *ctx, const struct berth_create_options *opts,
-					berth_error_t *err);
+BERTH_PUBLIC int berth_container_create(const struct berth_context *ctx,
+                                        const struct berth_create_options *opts, berth_error_t *err);
 /* start: releases a created container's init into the user process. */
 BERTH_PUBLIC int berth_container_start(const struct berth_context *ctx, const char *id, berth_error_t *err);
 /* run: create + start, then (unless detach) wait, forwarding signals; the
  * container's exit status (128+signal for a signal) is stored in *exit_status. */
 BERTH_PUBLIC int berth_container_run(const struct berth_context *ctx, const struct berth_create_options *opts,
-				     int *exit_status, berth_error_t *err);
+                                     int *exit_status, berth_error_t *err);
 /* state: the state document as runc prints it (JSON text, caller frees). */
 BERTH_PUBLIC int berth_container_state(const struct berth_context *ctx, const char *id, char **json_out,
-				       berth_error_t *err);
+                                       berth_error_t *err);
 BERTH_PUBLIC int berth_container_kill(const struct berth_context *ctx, const char *id, int signal, bool all,
-				      berth_error_t *err);
+                                      berth_error_t *err);
 BERTH_PUBLIC int berth_container_delete(const struct berth_context *ctx, const char *id, bool force,
-					berth_error_t *err);
+                                        berth_error_t *err);
 
 struct berth_container_info {
 	char *id;
@@ -75,7 +85,7 @@ struct berth_container_info {
 };
 /* list: every container under the state root, sorted by id. */
 BERTH_PUBLIC int berth_container_list(const struct berth_context *ctx, struct berth_container_info **out,
-				      size_t *n_out, berth_error_t *err);
+                                      size_t *n_out, berth_error_t *err);
 BERTH_PUBLIC void berth_container_info_free(struct berth_container_info *infos, size_t n);
 
 /* spec: a default config.json like runc's (rootless: for an unprivileged user). */

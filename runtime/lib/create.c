@@ -1,0 +1,322 @@
+/* `create`, the runtime's side.
+ *
+ * The steps, numbered as in init.c:
+ *   1. load config.json from the bundle, validate, plan the namespaces
+ *   2. claim the id: mkdir + lock of the state directory, copy of the config,
+ *      exec.fifo
+ *   3. the sync socket, the console socket
+ *   4. spawn init: clone with every new namespace (fast path), or a stage-1
+ *      child that joins namespaces by path and forks init (slow path)
+ *   5. serve init's requests (id maps, hooks, pty) until it is ready
+ *   6. state.json and the pid file
+ * On any failure init is killed and the state directory removed.
+ */
+#include "create.h"
+#include "hooks.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* 1. Configuration. */
+static int load_config(struct create_ctx *cc, berth_error_t *err)
+{
+	const char *bundle_arg = cc->opts->bundle != NULL ? cc->opts->bundle : ".";
+	char bundle[PATH_MAX], rootfs[2 * PATH_MAX + 2], config[PATH_MAX + 16];
+	struct oci_spec *spec;
+	struct stat st;
+
+	if (realpath(bundle_arg, bundle) == NULL)
+		return berth_error_sys(err, errno, "bundle `%s`", bundle_arg);
+	snprintf(config, sizeof(config), "%s/config.json", bundle);
+	if (oci_spec_parse_file(config, &cc->spec, err) < 0)
+		return -1;
+	spec = cc->spec;
+	if (spec->process == NULL)
+		return berth_error_invalid(err, "%s: .process: required", config);
+	if (spec->root == NULL || spec->root->path == NULL)
+		return berth_error_invalid(err, "%s: .root.path: required", config);
+	if (spec->root->path[0] == '/')
+		snprintf(rootfs, sizeof(rootfs), "%s", spec->root->path);
+	else
+		snprintf(rootfs, sizeof(rootfs), "%s/%s", bundle, spec->root->path);
+	if (stat(rootfs, &st) < 0)
+		return berth_error_sys(err, errno, "rootfs `%s`", rootfs);
+	if (!S_ISDIR(st.st_mode))
+		return berth_error_invalid(err, "rootfs `%s`: not a directory", rootfs);
+	if (ns_plan_make(spec, &cc->plan, err) < 0)
+		return berth_error_prefix(err, "%s", config);
+	if ((spec->hostname != NULL || spec->domainname != NULL) &&
+	    oci_spec_namespace(spec, OCI_NS_UTS) == NULL)
+		return berth_error_invalid(err, "%s: .hostname: setting the hostname needs a UTS namespace",
+		                           config);
+	if (spec->process->terminal && cc->opts->console_socket == NULL &&
+	    !(cc->for_run && !cc->opts->detach))
+		return berth_error_invalid(
+		    err, "cannot allocate a terminal without --console-socket when detached");
+
+	cc->c->bundle = strdup(bundle);
+	cc->c->rootfs = realpath(rootfs, NULL);
+	if (cc->c->bundle == NULL || cc->c->rootfs == NULL)
+		return berth_error_sys(err, errno, "rootfs `%s`", rootfs);
+	cc->rootfs.spec = spec;
+	cc->rootfs.rootfs = cc->c->rootfs;
+	cc->rootfs.bundle = cc->c->bundle;
+	cc->rootfs.no_pivot = cc->opts->no_pivot;
+	cc->rootfs.in_user_namespace = oci_spec_namespace(spec, OCI_NS_USER) != NULL;
+	return 0;
+}
+
+/* 2. The state directory's content. */
+static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
+{
+	cleanup_free char *config = oci_spec_to_json(cc->spec, false, err);
+	char created[64];
+	struct timespec now;
+	struct tm tm;
+
+	if (config == NULL)
+		return -1;
+	if (fs_write_file_atomic_at(cc->c->dir_fd, CONFIG_FILE, config, strlen(config), 0600, err) < 0)
+		return -1;
+	if (mkfifoat(cc->c->dir_fd, FIFO_FILE, 0622) < 0)
+		return berth_error_sys(err, errno, "create exec fifo");
+	cc->fifo_fd = openat(cc->c->dir_fd, FIFO_FILE, O_PATH | O_CLOEXEC);
+	if (cc->fifo_fd < 0)
+		return berth_error_sys(err, errno, "open exec fifo");
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	snprintf(created, sizeof(created), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec);
+	cc->c->created = strdup(created);
+	cc->c->owner = strdup("");
+	if (cc->c->created == NULL || cc->c->owner == NULL)
+		return berth_error_sys(err, ENOMEM, "create");
+	return 0;
+}
+
+/* 3. Sockets and inherited fds. */
+static int prepare_channels(struct create_ctx *cc, berth_error_t *err)
+{
+	int sv[2];
+	const char *listen = getenv("LISTEN_FDS");
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return berth_error_sys(err, errno, "sync socketpair");
+	cc->sync_rt = sv[0];
+	cc->sync_init = sv[1];
+	if (cc->opts->console_socket != NULL) {
+		cc->console_sock = terminal_connect_socket(cc->opts->console_socket, err);
+		if (cc->console_sock < 0)
+			return -1;
+	}
+	/* Socket activation, as runc: LISTEN_FDS of our environment passes
+	 * those fds on, before the --preserve-fds ones. */
+	if (listen != NULL) {
+		long n = strtol(listen, NULL, 10);
+		if (n > 0 && n < 1024)
+			cc->listen_fds = (unsigned int)n;
+	}
+	cc->extra_fds = cc->listen_fds + cc->opts->preserve_fds;
+	return 0;
+}
+
+/* 4. Spawn. */
+static pid_t clone_fast(unsigned long flags)
+{
+	/* A raw clone without a new stack behaves like fork, with namespaces. */
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
+{
+	pid_t pid;
+
+	if (cc->plan.slow_path) {
+		/* init's parent, stage-1, exits at once: we adopt init so that
+		 * `run` can wait for it. */
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		pid = fork();
+	} else {
+		pid = clone_fast(cc->plan.new_flags);
+	}
+	if (pid < 0)
+		return berth_error_sys(err, errno, "clone container init");
+	if (pid == 0) {
+		if (cc->plan.slow_path)
+			init_stage1(cc);
+		init_main(cc, true);
+	}
+	*child = pid;
+	close(cc->sync_init);
+	cc->sync_init = -1;
+	if (!cc->plan.slow_path)
+		cc->init_pid = pid;
+	return 0;
+}
+
+char *create_hook_state(const struct create_ctx *cc, enum container_status status, berth_error_t *err)
+{
+	struct container view = *cc->c;
+	view.pid = cc->init_pid;
+	view.spec = cc->spec;
+	return state_to_oci_json(&view, status, false, err);
+}
+
+static int run_runtime_hooks(struct create_ctx *cc, berth_error_t *err)
+{
+	const struct oci_hooks *h = &cc->spec->hooks;
+	cleanup_free char *state = NULL;
+
+	if (h->prestart_len == 0 && h->create_runtime_len == 0)
+		return 0;
+	state = create_hook_state(cc, STATUS_CREATING, err);
+	if (state == NULL)
+		return -1;
+	if (hooks_run(h->prestart, h->prestart_len, "prestart", state, err) < 0)
+		return -1;
+	return hooks_run(h->create_runtime, h->create_runtime_len, "createRuntime", state, err);
+}
+
+static int forward_pty(struct create_ctx *cc, int master, berth_error_t *err)
+{
+	if (cc->console_sock >= 0) {
+		int ret = terminal_send_master(cc->console_sock, master, err);
+		close(master);
+		return ret;
+	}
+	cc->pty_master = master; /* run in the foreground proxies it */
+	return 0;
+}
+
+/* 5. Serve init until it is ready. */
+static int serve_init(struct create_ctx *cc, pid_t child, berth_error_t *err)
+{
+	for (;;) {
+		struct sync_msg msg;
+		int fd = -1;
+
+		if (sync_recv(cc->sync_rt, &msg, &fd, err) < 0)
+			return -1;
+		switch (msg.type) {
+		case SYNC_USERNS_MAP:
+			if (ns_write_id_maps(msg.value, cc->spec->linux_, err) < 0)
+				return -1;
+			if (sync_send(cc->sync_rt, SYNC_USERNS_DONE, 0, NULL, -1, err) < 0)
+				return -1;
+			break;
+		case SYNC_INIT_PID:
+			cc->init_pid = msg.value;
+			while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+				;
+			break;
+		case SYNC_HOOKS:
+			if (run_runtime_hooks(cc, err) < 0)
+				return -1;
+			if (sync_send(cc->sync_rt, SYNC_HOOKS_DONE, cc->init_pid, NULL, -1, err) < 0)
+				return -1;
+			break;
+		case SYNC_PTY:
+			if (fd < 0)
+				return berth_error_invalid(err, "init sent no pty");
+			if (forward_pty(cc, fd, err) < 0)
+				return -1;
+			break;
+		case SYNC_READY:
+			return 0;
+		case SYNC_ERROR:
+			return berth_error_set(err,
+			                       msg.value == ENOENT ? BERTH_ERR_NOT_FOUND : BERTH_ERR_SYSTEM,
+			                       0, "%s", msg.text);
+		default:
+			if (fd >= 0)
+				close(fd);
+			return berth_error_invalid(err, "unexpected sync message %u from init", msg.type);
+		}
+	}
+}
+
+/* 6. Record the container. */
+static int record(struct create_ctx *cc, berth_error_t *err)
+{
+	cc->c->pid = cc->init_pid;
+	cc->c->start_time = state_pid_start_time(cc->init_pid);
+	if (cc->c->start_time == 0)
+		return berth_error_set(err, BERTH_ERR_STATE, 0, "container init exited during create");
+	if (state_save(cc->c, err) < 0)
+		return -1;
+	if (cc->opts->pid_file != NULL) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%d", (int)cc->init_pid);
+		if (fs_write_file_atomic_at(AT_FDCWD, cc->opts->pid_file, buf, (size_t)n, 0644, err) < 0)
+			return berth_error_prefix(err, "pid file");
+	}
+	return 0;
+}
+
+static void kill_init(struct create_ctx *cc, pid_t child)
+{
+	if (cc->init_pid > 0) {
+		kill(cc->init_pid, SIGKILL);
+		while (waitpid(cc->init_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (child > 0 && child != cc->init_pid) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
+int create_container(struct create_ctx *cc, berth_error_t *err)
+{
+	pid_t child = -1;
+
+	cc->sync_rt = cc->sync_init = cc->fifo_fd = cc->console_sock = cc->pty_master = -1;
+	if (state_create(cc->ctx, cc->opts->id, &cc->c, err) < 0)
+		return -1;
+	if (load_config(cc, err) < 0 || prepare_state_dir(cc, err) < 0 || prepare_channels(cc, err) < 0 ||
+	    spawn(cc, &child, err) < 0 || serve_init(cc, child, err) < 0 || record(cc, err) < 0)
+		goto fail;
+	close(cc->fifo_fd);
+	cc->fifo_fd = -1;
+	if (!cc->for_run) {
+		close(cc->sync_rt);
+		cc->sync_rt = -1;
+	}
+	return 0;
+fail:
+	kill_init(cc, child);
+	state_remove(cc->c, NULL);
+	return berth_error_prefix(err, "create container `%s`", cc->opts->id);
+}
+
+void create_ctx_release(struct create_ctx *cc)
+{
+	int *fds[] = {&cc->sync_rt, &cc->sync_init, &cc->fifo_fd, &cc->console_sock, &cc->pty_master};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	container_free(cc->c);
+	cc->c = NULL;
+	oci_spec_free(cc->spec);
+	cc->spec = NULL;
+}

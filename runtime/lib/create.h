@@ -1,0 +1,45 @@
+/* Shared between the runtime side of `create` (create.c) and the container's
+ * init (init.c), which starts as a copy of the runtime's memory. */
+#ifndef BERTH_CREATE_H
+#define BERTH_CREATE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "berth/berth.h"
+#include "namespaces.h"
+#include "rootfs.h"
+#include "state.h"
+
+struct create_ctx {
+	const struct berth_context *ctx;
+	const struct berth_create_options *opts;
+	struct container *c;
+	struct oci_spec *spec;
+	struct ns_plan plan;
+	struct rootfs_options rootfs;
+	bool for_run;           /* `run`: keep the sync socket to learn whether exec worked */
+	int sync_rt;            /* the runtime's end of the sync socket */
+	int sync_init;          /* init's end */
+	int fifo_fd;            /* O_PATH fd of exec.fifo, for init */
+	int console_sock;       /* connected console socket, or -1 */
+	unsigned int extra_fds; /* LISTEN_FDS + --preserve-fds: fds 3.. kept for the container */
+	unsigned int listen_fds;
+	pid_t init_pid; /* host view */
+	int pty_master; /* run with a terminal and no console socket */
+};
+
+/* Runs in the child; never returns. `fast` tells that it was cloned with
+ * every namespace at once (it then waits for its id maps itself). */
+__attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast);
+/* Runs in the stage-1 child of the slow path; never returns. */
+__attribute__((noreturn)) void init_stage1(struct create_ctx *cc);
+
+/* The whole of `create`; on success cc->c holds the container, its init
+ * waits on the fifo, and (for run) cc->sync_rt is still open. */
+int create_container(struct create_ctx *cc, berth_error_t *err);
+void create_ctx_release(struct create_ctx *cc);
+/* The state document for hooks, at the given status. */
+char *create_hook_state(const struct create_ctx *cc, enum container_status status, berth_error_t *err);
+
+#endif

@@ -1,0 +1,285 @@
+/* The container's init: from the clone to the execve of the user program.
+ *
+ * Steps (the runtime's side is in create.c):
+ *   stage-1 (slow path only): join namespaces by path (user first), unshare
+ *      the new ones, write time offsets, fork init, report its pid, exit
+ *   1. wait for the id maps (fast path with a new user namespace), become root
+ *   2. new session, session keyring, hostname and domainname
+ *   3. rootfs_prepare: mounts and /dev inside the rootfs
+ *   4. SYNC_HOOKS: the runtime runs prestart and createRuntime hooks; then
+ *      createContainer hooks here, before pivot_root
+ *   5. pivot_root, then sysctl, masked and read-only paths, read-only root
+ *   6. the terminal (pty master sent to the runtime)
+ *   7. rlimits, oom score, lookup of the program, fds for the container
+ *   8. user, groups, capabilities, no_new_privs
+ *   9. SYNC_READY, then block on exec.fifo until `start`
+ *  10. startContainer hooks, execve
+ * Any error goes to the runtime as SYNC_ERROR and init exits.
+ */
+#include "create.h"
+#include "hooks.h"
+#include "process.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+__attribute__((noreturn)) static void fail(struct create_ctx *cc, berth_error_t *err)
+{
+	sync_send_error(cc->sync_init, err);
+	_exit(1);
+}
+
+__attribute__((noreturn)) void init_stage1(struct create_ctx *cc)
+{
+	berth_error_t err = NULL;
+	unsigned long unshare_flags = cc->plan.new_flags & ~(unsigned long)CLONE_NEWUSER;
+	pid_t pid;
+
+	close(cc->sync_rt);
+	prctl(PR_SET_NAME, "berth:[stage1]");
+	if (ns_join_paths(cc->spec, true, &err) < 0)
+		fail(cc, &err);
+	if (cc->plan.new_user) {
+		struct sync_msg msg;
+		if (unshare(CLONE_NEWUSER) < 0) {
+			berth_error_sys(&err, errno, "unshare user namespace");
+			fail(cc, &err);
+		}
+		if (sync_send(cc->sync_init, SYNC_USERNS_MAP, getpid(), NULL, -1, &err) < 0 ||
+		    sync_expect(cc->sync_init, SYNC_USERNS_DONE, &msg, &err) < 0 || ns_become_root(&err) < 0)
+			fail(cc, &err);
+	}
+	if (ns_join_paths(cc->spec, false, &err) < 0)
+		fail(cc, &err);
+	if (unshare_flags != 0 && unshare((int)unshare_flags) < 0) {
+		berth_error_sys(&err, errno, "unshare namespaces");
+		fail(cc, &err);
+	}
+	if ((unshare_flags & CLONE_NEWTIME) && ns_write_time_offsets(cc->spec->linux_, &err) < 0)
+		fail(cc, &err);
+	pid = fork();
+	if (pid < 0) {
+		berth_error_sys(&err, errno, "fork container init");
+		fail(cc, &err);
+	}
+	if (pid == 0)
+		init_main(cc, false);
+	sync_send(cc->sync_init, SYNC_INIT_PID, pid, NULL, -1, NULL);
+	_exit(0);
+}
+
+/* 2. */
+static int setup_session(struct create_ctx *cc, berth_error_t *err)
+{
+	const struct oci_spec *spec = cc->spec;
+
+	if (setsid() < 0)
+		return berth_error_sys(err, errno, "setsid");
+	if (!cc->opts->no_new_keyring) {
+		char name[128];
+		snprintf(name, sizeof(name), "_ses.%s", cc->c->id);
+		/* Kernels or filters without keyrings are fine: the keyring only
+		 * keeps containers' keys apart. */
+		if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS &&
+		    errno != EPERM && errno != EACCES)
+			return berth_error_sys(err, errno, "join session keyring");
+	}
+	if (spec->hostname != NULL && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+		return berth_error_sys(err, errno, "sethostname `%s`", spec->hostname);
+	if (spec->domainname != NULL && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+		return berth_error_sys(err, errno, "setdomainname `%s`", spec->domainname);
+	return 0;
+}
+
+static bool has_init_hooks(const struct oci_hooks *h)
+{
+	return h->prestart_len > 0 || h->create_runtime_len > 0 || h->create_container_len > 0 ||
+	       h->start_container_len > 0;
+}
+
+/* 4. The runtime runs its hooks and tells us our pid as the host sees it. */
+static int runtime_hooks(struct create_ctx *cc, berth_error_t *err)
+{
+	const struct oci_hooks *h = &cc->spec->hooks;
+	struct sync_msg msg;
+	cleanup_free char *state = NULL;
+
+	if (!has_init_hooks(h))
+		return 0;
+	if (sync_send(cc->sync_init, SYNC_HOOKS, 0, NULL, -1, err) < 0 ||
+	    sync_expect(cc->sync_init, SYNC_HOOKS_DONE, &msg, err) < 0)
+		return -1;
+	cc->init_pid = msg.value;
+	if (h->create_container_len == 0)
+		return 0;
+	state = create_hook_state(cc, STATUS_CREATING, err);
+	if (state == NULL)
+		return -1;
+	return hooks_run(h->create_container, h->create_container_len, "createContainer", state, err);
+}
+
+/* 6. */
+static int setup_terminal(struct create_ctx *cc, berth_error_t *err)
+{
+	int master;
+
+	if (!cc->spec->process->terminal)
+		return 0;
+	master = terminal_setup(cc->spec->process, err);
+	if (master < 0)
+		return -1;
+	if (sync_send(cc->sync_init, SYNC_PTY, 0, NULL, master, err) < 0) {
+		close(master);
+		return -1;
+	}
+	close(master);
+	return 0;
+}
+
+/* 7. Only 0-2 and the fds passed on survive the exec: everything above is
+ * close-on-exec, the passed ones are not. */
+static int setup_fds(struct create_ctx *cc, berth_error_t *err)
+{
+	unsigned int first_closed = 3 + cc->extra_fds;
+
+	for (unsigned int fd = 3; fd < first_closed; fd++) {
+		int flags = fcntl((int)fd, F_GETFD);
+		if (flags >= 0 && fcntl((int)fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+			return berth_error_sys(err, errno, "preserve fd %u", fd);
+	}
+	if (syscall(SYS_close_range, first_closed, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		/* Kernels before 5.11: mark them one by one. */
+		for (int fd = (int)first_closed; fd < 65536; fd++) {
+			int flags = fcntl(fd, F_GETFD);
+			if (flags >= 0)
+				fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+		}
+	}
+	return 0;
+}
+
+static int add_env(struct oci_process *p, const char *entry, berth_error_t *err)
+{
+	char **env = realloc(p->env, (p->env_len + 2) * sizeof(char *));
+	if (env == NULL)
+		return berth_error_sys(err, ENOMEM, "environment");
+	p->env = env;
+	env[p->env_len] = strdup(entry);
+	if (env[p->env_len] == NULL)
+		return berth_error_sys(err, ENOMEM, "environment");
+	env[++p->env_len] = NULL;
+	return 0;
+}
+
+static int setup_listen_env(struct create_ctx *cc, berth_error_t *err)
+{
+	char buf[64];
+
+	if (cc->listen_fds == 0)
+		return 0;
+	snprintf(buf, sizeof(buf), "LISTEN_FDS=%u", cc->listen_fds);
+	if (add_env(cc->spec->process, buf, err) < 0)
+		return -1;
+	return add_env(cc->spec->process, "LISTEN_PID=1", err);
+}
+
+/* 9. Blocks until `start` opens the fifo for reading. */
+static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
+{
+	char path[64];
+	cleanup_close int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", cc->fifo_fd);
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "open exec fifo");
+	if (fs_write_all(fd, "0", 1) < 0)
+		return berth_error_sys(err, errno, "write exec fifo");
+	close(cc->fifo_fd);
+	cc->fifo_fd = -1;
+	return 0;
+}
+
+static int start_hooks(struct create_ctx *cc, berth_error_t *err)
+{
+	const struct oci_hooks *h = &cc->spec->hooks;
+	cleanup_free char *state = NULL;
+
+	if (h->start_container_len == 0)
+		return 0;
+	state = create_hook_state(cc, STATUS_CREATED, err);
+	if (state == NULL)
+		return -1;
+	return hooks_run(h->start_container, h->start_container_len, "startContainer", state, err);
+}
+
+__attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
+{
+	berth_error_t err = NULL;
+	struct oci_process *process = cc->spec->process;
+	cleanup_free char *exe = NULL;
+
+	if (fast)
+		close(cc->sync_rt);
+	cc->sync_rt = -1;
+	prctl(PR_SET_NAME, "berth:[init]");
+	/* Until create returns, init must not outlive a killed runtime. */
+	if (fast)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+	/* 1. */
+	if (fast && cc->plan.new_user) {
+		struct sync_msg msg;
+		if (sync_send(cc->sync_init, SYNC_USERNS_MAP, (int32_t)syscall(SYS_getpid), NULL, -1, &err) <
+		        0 ||
+		    sync_expect(cc->sync_init, SYNC_USERNS_DONE, &msg, &err) < 0 || ns_become_root(&err) < 0)
+			fail(cc, &err);
+	}
+	/* 2. - 3. */
+	if (setup_session(cc, &err) < 0 || rootfs_prepare(&cc->rootfs, &err) < 0)
+		fail(cc, &err);
+	/* 4. - 5. */
+	if (runtime_hooks(cc, &err) < 0 || rootfs_pivot(&cc->rootfs, &err) < 0 ||
+	    rootfs_finalize(&cc->rootfs, &err) < 0)
+		fail(cc, &err);
+	/* 6. - 7. */
+	if (setup_terminal(cc, &err) < 0 || process_apply_limits(process, &err) < 0 ||
+	    process_find_executable(process, &exe, &err) < 0 || setup_listen_env(cc, &err) < 0 ||
+	    setup_fds(cc, &err) < 0)
+		fail(cc, &err);
+	/* 8. */
+	if (process_apply_identity(process, &err) < 0)
+		fail(cc, &err);
+	/* 9. From here init outlives the runtime, which exits after create. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (sync_send(cc->sync_init, SYNC_READY, 0, NULL, -1, &err) < 0)
+		fail(cc, &err);
+	if (wait_for_start(cc, &err) < 0)
+		fail(cc, &err);
+	/* 10. */
+	if (start_hooks(cc, &err) < 0)
+		fail(cc, &err);
+	execve(exe, process->args, process->env);
+	berth_error_sys(&err, errno, "exec `%s`", process->args[0]);
+	fail(cc, &err);
+}

@@ -1,0 +1,58 @@
+/* The sync socket between the runtime and the container's init.
+ *
+ * One SOCK_SEQPACKET socketpair, created by `create` before the clone; every
+ * message is one struct sync_msg (plus at most one fd in SCM_RIGHTS).
+ *
+ * | message           | direction        | value / payload           | fd        | reply            |
+ * |-------------------|------------------|---------------------------|-----------|------------------|
+ * | SYNC_USERNS_MAP   | stage-1 -> rt    | pid whose maps to write   |           | SYNC_USERNS_DONE |
+ * | SYNC_USERNS_DONE  | rt -> init       | -                         |           |                  |
+ * | SYNC_INIT_PID     | stage-1 -> rt    | pid of init (host view)   |           |                  |
+ * | SYNC_HOOKS        | init -> rt       | run prestart+createRuntime|           | SYNC_HOOKS_DONE  |
+ * | SYNC_HOOKS_DONE   | rt -> init       | -                         |           |                  |
+ * | SYNC_PTY          | init -> rt       | -                         | pty master|                  |
+ * | SYNC_READY        | init -> rt       | set up, waiting on fifo   |           |                  |
+ * | SYNC_ERROR        | init/stage-1->rt | errno; text: the message  |           |                  |
+ *
+ * stage-1 exists only on the slow path (namespaces joined by path, or a new
+ * time namespace): it joins and unshares, then forks init.  After SYNC_READY
+ * init keeps its end open (close-on-exec): EOF there means the user program
+ * was executed, a SYNC_ERROR means execve failed (seen by `run`).
+ */
+#ifndef BERTH_SYNC_H
+#define BERTH_SYNC_H
+
+#include <stdint.h>
+
+#include "util/error.h"
+
+enum sync_type {
+	SYNC_USERNS_MAP = 1,
+	SYNC_USERNS_DONE,
+	SYNC_INIT_PID,
+	SYNC_HOOKS,
+	SYNC_HOOKS_DONE,
+	SYNC_PTY,
+	SYNC_READY,
+	SYNC_ERROR,
+};
+
+#define SYNC_TEXT_MAX 3072
+
+struct sync_msg {
+	uint32_t type;
+	int32_t value; /* a pid, or the errno of SYNC_ERROR */
+	char text[SYNC_TEXT_MAX];
+};
+
+/* Sends a message with an optional fd (-1: none). */
+int sync_send(int sock, enum sync_type type, int32_t value, const char *text, int fd, berth_error_t *err);
+/* Receives one message; *fd_out (may be NULL) gets a passed fd or -1.
+ * Returns 0, or -1; EOF is an error with errnum 0 and code BERTH_ERR_STATE. */
+int sync_recv(int sock, struct sync_msg *msg, int *fd_out, berth_error_t *err);
+/* Receives and checks the type; a SYNC_ERROR becomes *err. */
+int sync_expect(int sock, enum sync_type type, struct sync_msg *msg, berth_error_t *err);
+/* Sends an error (its message and errno) to the runtime; best effort. */
+void sync_send_error(int sock, berth_error_t *err);
+
+#endif

@@ -1,0 +1,135 @@
+#include "terminal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+int terminal_setup(const struct oci_process *process, berth_error_t *err)
+{
+	cleanup_close int master = -1, slave = -1;
+	char name[64];
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return berth_error_sys(err, errno, "open `/dev/ptmx`");
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+		return berth_error_sys(err, errno, "unlock pty");
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return berth_error_sys(err, errno, "open `%s`", name);
+	if (process->has_console_size) {
+		struct winsize ws = {.ws_row = (unsigned short)process->console_size.height,
+		                     .ws_col = (unsigned short)process->console_size.width};
+		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+			return berth_error_sys(err, errno, "set console size");
+	}
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		return berth_error_sys(err, errno, "make `%s` the controlling terminal", name);
+	for (int fd = 0; fd < 3; fd++) {
+		if (dup2(slave, fd) < 0)
+			return berth_error_sys(err, errno, "dup pty to fd %d", fd);
+	}
+	return steal_fd(&master);
+}
+
+int terminal_connect_socket(const char *path, berth_error_t *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	cleanup_close int sock = -1;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return berth_error_invalid(err, "console socket path too long: `%s`", path);
+	strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return berth_error_sys(err, errno, "console socket");
+	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return berth_error_sys(err, errno, "connect to console socket `%s`", path);
+	return steal_fd(&sock);
+}
+
+int terminal_send_master(int sock, int master, berth_error_t *err)
+{
+	char name[] = "/dev/ptmx";
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+
+	memset(&control, 0, sizeof(control));
+	mh.msg_control = control.buf;
+	mh.msg_controllen = sizeof(control.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR)
+			return berth_error_sys(err, errno, "send pty to console socket");
+	}
+	return 0;
+}
+
+/* Copies what is readable on `from` to `to`; returns bytes copied, 0 at EOF. */
+static ssize_t pump(int from, int to)
+{
+	char buf[8192];
+	ssize_t n = read(from, buf, sizeof(buf));
+	if (n <= 0)
+		return n < 0 && errno == EINTR ? 1 : (n < 0 ? -1 : 0);
+	if (fs_write_all(to, buf, (size_t)n) < 0)
+		return -1;
+	return n;
+}
+
+int terminal_proxy(int master, berth_error_t *err)
+{
+	struct termios saved, raw;
+	bool restore = false;
+	struct pollfd pfd[2] = {{.fd = master, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+
+	if (isatty(0) && tcgetattr(0, &saved) == 0) {
+		struct winsize ws;
+		raw = saved;
+		cfmakeraw(&raw);
+		raw.c_oflag = saved.c_oflag; /* keep output processing: the pty does its own */
+		if (tcsetattr(0, TCSANOW, &raw) == 0)
+			restore = true;
+		if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+			ioctl(master, TIOCSWINSZ, &ws);
+	}
+	for (;;) {
+		int r = poll(pfd, 2, -1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (pump(master, 1) <= 0)
+				break; /* EIO: the container closed its side */
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (pump(0, master) <= 0)
+				pfd[1].fd = -1; /* our stdin ended; keep copying output */
+		}
+	}
+	if (restore)
+		tcsetattr(0, TCSANOW, &saved);
+	(void)err;
+	return 0;
+}
