@@ -1,8 +1,39 @@
 # Unit and integration tests.
 
+# Integration tests: bats suites run as root against ./berth, and the static
+# helper programs that run inside the test containers.
+check_PROGRAMS += tests/helpers/berth-probe tests/helpers/console-receiver
+tests_helpers_berth_probe_SOURCES = tests/helpers/berth_probe.c
+tests_helpers_berth_probe_CFLAGS = $(BERTH_WARN_CFLAGS) -O2
+tests_helpers_berth_probe_LDFLAGS = -static
+tests_helpers_console_receiver_SOURCES = tests/helpers/console_receiver.c
+tests_helpers_console_receiver_CFLAGS = $(BERTH_WARN_CFLAGS) -O2
+tests_helpers_console_receiver_LDFLAGS = -static
+
+BERTH_INTEGRATION_TESTS = \
+	tests/integration/lifecycle.bats \
+	tests/integration/namespaces.bats \
+	tests/integration/mounts.bats \
+	tests/integration/devices.bats \
+	tests/integration/process.bats \
+	tests/integration/hooks.bats \
+	tests/integration/errors.bats
+TESTS += $(BERTH_INTEGRATION_TESTS)
+EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
+	.ci/install-deps .ci/run
+
 # Unit tests: oci-spec/runtime_spec.c (config.json, process.json, state, features).
 check_PROGRAMS += tests/unit/test-runtime-spec
 TESTS += tests/unit/test-runtime-spec
 tests_unit_test_runtime_spec_SOURCES = tests/unit/test_runtime_spec.c
 tests_unit_test_runtime_spec_LDADD = liboci.a $(JSONC_LIBS)
 EXTRA_DIST += tests/unit/data/config-full.json
+
+# Unit tests: safe_path (hostile symlinks, openat2 and the fallback walk) and
+# mount option parsing.
+check_PROGRAMS += tests/unit/test-safe-path tests/unit/test-mount-options
+TESTS += tests/unit/test-safe-path tests/unit/test-mount-options
+tests_unit_test_safe_path_SOURCES = tests/unit/test_safe_path.c
+tests_unit_test_safe_path_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+tests_unit_test_mount_options_SOURCES = tests/unit/test_mount_options.c
+tests_unit_test_mount_options_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
