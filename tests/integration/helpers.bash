@@ -339,3 +339,28 @@ berth_teardown() {
 		return 1
 	fi
 }
+
+# mount_entry MOUNTPOINT: from the output of `probe mounts` in $output, the
+# line of MOUNTPOINT (the topmost when several are stacked):
+# "MOUNTPOINT FSTYPE MOUNTOPTS SUPEROPTS PROPAGATION".
+mount_entry() {
+	awk -v mp="$1" '$1 == mp {line = $0} END {print line}' <<<"$output"
+}
+
+# has_opt LIST OPT: OPT is one of the comma-separated LIST.
+has_opt() {
+	[[ ",$1," == *",$2,"* ]]
+}
+
+# assert_mount_opts MOUNTPOINT FIELD OPT...: field 3 (mount options) or 4
+# (superblock options) of MOUNTPOINT's entry holds every OPT.
+assert_mount_opts() {
+	local mp=$1 field=$2 entry opts opt
+	shift 2
+	entry=$(mount_entry "$mp")
+	[ -n "$entry" ] || fail "$mp is not a mount point in the container: $output"
+	opts=$(cut -d' ' -f"$field" <<<"$entry")
+	for opt in "$@"; do
+		has_opt "$opts" "$opt" || fail "$mp: '$opt' not in '$opts' ($entry)"
+	done
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# Namespaces: new ones of each type, the host's when not asked for, user
+# namespace id mappings, time namespace offsets, joining one by path.
+
+load helpers
+
+setup_file() { berth_setup_file; }
+teardown_file() { berth_teardown_file; }
+setup() { berth_setup; }
+teardown() { berth_teardown; }
+
+# ns_of_container TYPE: the container's namespace of TYPE as the probe sees it.
+ns_of_container() {
+	probe ns "$1"
+	assert_success
+	assert_regex "$output" "^$1:\[[0-9]+\]\$"
+}
+
+@test "each namespace in the config is a new one" {
+	update_config '.linux.namespaces += [{"type": "cgroup"}]'
+	local t host
+	for t in pid mnt net ipc uts cgroup; do
+		host=$(readlink "/proc/self/ns/$t")
+		ns_of_container "$t"
+		[ "$output" != "$host" ] || fail "$t namespace is the host's ($host)"
+	done
+	# not in the config: the host's
+	for t in user time; do
+		ns_of_container "$t"
+		assert_output "$(readlink "/proc/self/ns/$t")"
+	done
+}
+
+@test "a namespace left out of the config is the host's" {
+	local t type
+	for t in net:network ipc:ipc uts:uts pid:pid; do
+		type=${t#*:}
+		# a hostname needs a UTS namespace of its own
+		update_config '.linux.namespaces |= map(select(.type != $t)) | del(.hostname)' --arg t "$type"
+		ns_of_container "${t%%:*}"
+		assert_output "$(readlink "/proc/self/ns/${t%%:*}")"
+	done
+}
+
+@test "pid namespace: the process is pid 1 inside and has another pid on the host" {
+	probe pid
+	assert_success
+	assert_output 1
+
+	set_args /bin/berth-probe sleep 1000
+	run_detached ctr
+	[ "$status" -eq 0 ]
+	local pid
+	pid=$(state_field ctr pid)
+	[ "$pid" -gt 1 ]
+	assert_equal "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "/bin/berth-probe sleep 1000 "
+	[ "$(readlink "/proc/$pid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] || fail "same pid namespace as the host"
+	assert_equal "$(awk '/^NSpid:/ {print $3}' "/proc/$pid/status")" 1
+}
+
+@test "uts namespace: hostname and domainname are the config's, the host's are unchanged" {
+	local host_name host_domain
+	host_name=$(uname -n)
+	host_domain=$(cat /proc/sys/kernel/domainname)
+	update_config '.hostname = "berth-host" | .domainname = "berth.example"'
+	probe hostname
+	assert_success
+	assert_output berth-host
+	probe domainname
+	assert_success
+	assert_output berth.example
+	assert_equal "$(uname -n)" "$host_name"
+	assert_equal "$(cat /proc/sys/kernel/domainname)" "$host_domain"
+}
+
+@test "ipc namespace: System V objects of the host are not visible" {
+	# a host shared memory segment, removed again in teardown
+	local id
+	id=$(python3 -c 'import ctypes, ctypes.util
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+print(libc.shmget(0, 4096, 0o1600))') || skip "requires python3 to create a System V segment"
+	[ "$id" -ge 0 ] || fail "shmget failed on the host"
+	defer "ipcrm -m $id"
+	grep -qw "$id" /proc/sysvipc/shm || fail "host segment $id not in /proc/sysvipc/shm"
+	set_args /bin/sh -c 'tail -n +2 /proc/sysvipc/shm | wc -l'
+	run_container
+	assert_success
+	assert_output 0
+}
+
+@test "network namespace: only a loopback interface" {
+	set_args /bin/ls /sys/class/net
+	run_container
+	assert_success
+	assert_output lo
+}
+
+@test "cgroup namespace: the container's cgroups are its roots" {
+	requires cgroupns
+	update_config '.linux.namespaces += [{"type": "cgroup"}]'
+	set_args /bin/cat /proc/self/cgroup
+	run_container
+	assert_success
+	[ "${#lines[@]}" -gt 0 ] || fail "empty /proc/self/cgroup"
+	local line
+	for line in "${lines[@]}"; do
+		[[ "$line" =~ ^[0-9]+:[^:]*:/$ ]] || fail "not the cgroup namespace root: $line"
+	done
+}
+
+@test "user namespace: root inside, the mapped ids on the host" {
+	requires userns
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 200000, "size": 65536}]'
+	probe ids
+	assert_success
+	assert_output "uid=0 gid=0 euid=0 egid=0 groups="
+
+	set_args /bin/berth-probe sleep 1000
+	run_detached ctr
+	[ "$status" -eq 0 ]
+	local pid
+	pid=$(state_field ctr pid)
+	assert_equal "$(awk '{print $1, $2, $3}' "/proc/$pid/uid_map")" "0 100000 65536"
+	assert_equal "$(awk '{print $1, $2, $3}' "/proc/$pid/gid_map")" "0 200000 65536"
+	assert_equal "$(stat -c '%u %g' "/proc/$pid")" "100000 200000"
+	[ "$(readlink "/proc/$pid/ns/user")" != "$(readlink /proc/self/ns/user)" ] || fail "same user namespace as the host"
+}
+
+@test "time namespace: monotonic and boottime offsets" {
+	requires timens
+	local mono=864000 boot=1728000 host_mono host_boot
+	update_config '.linux.namespaces += [{"type": "time"}]
+		| .linux.timeOffsets = {"monotonic": {"secs": 864000, "nanosecs": 0},
+					"boottime": {"secs": 1728000, "nanosecs": 0}}'
+	host_mono=$("$BERTH_PROBE" clock monotonic)
+	host_boot=$("$BERTH_PROBE" uptime)
+
+	probe clock monotonic
+	assert_success
+	local d=$((output - host_mono))
+	[ "$d" -ge "$mono" ] && [ "$d" -le $((mono + 30)) ] || fail "monotonic is $output, host's $host_mono"
+
+	probe uptime
+	assert_success
+	d=$((output - host_boot))
+	[ "$d" -ge "$boot" ] && [ "$d" -le $((boot + 30)) ] || fail "/proc/uptime says $output, host's $host_boot"
+
+	probe clock boottime
+	assert_success
+	d=$((output - host_boot))
+	[ "$d" -ge "$boot" ] && [ "$d" -le $((boot + 30)) ] || fail "boottime is $output, host's $host_boot"
+}
+
+@test "joining an existing network namespace by path" {
+	local nsfile=$TEST_DIR/netns inode
+	touch "$nsfile"
+	unshare --net="$nsfile" true
+	defer "umount '$nsfile'"
+	# something to recognise it by
+	nsenter --net="$nsfile" ip link set lo mtu 1234
+	inode=$(stat -L -c %i "$nsfile")
+	update_config '.linux.namespaces |= map(if .type == "network" then .path = $p else . end)' --arg p "$nsfile"
+
+	probe ns net
+	assert_success
+	assert_output "net:[$inode]"
+	set_args /bin/cat /sys/class/net/lo/mtu
+	run_container
+	assert_success
+	assert_output 1234
+}
+
+@test "joining a namespace path that is not a namespace fails" {
+	touch "$TEST_DIR/not-a-ns"
+	update_config '.linux.namespaces |= map(if .type == "network" then .path = $p else . end)' \
+		--arg p "$TEST_DIR/not-a-ns"
+	run_container
+	assert_failure 1
+	[[ "$stderr" == *"$TEST_DIR/not-a-ns"* ]] || fail "the error does not name the path: $stderr"
+	assert_nothing_left
+}
