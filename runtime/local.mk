@@ -16,7 +16,9 @@ libberth_a_SOURCES = \
 	runtime/lib/create.c runtime/lib/create.h \
 	runtime/lib/init.c \
 	runtime/lib/run.c \
-	runtime/lib/lifecycle.c
+	runtime/lib/lifecycle.c \
+	runtime/lib/cgroup.c runtime/lib/cgroup.h runtime/lib/cgroup_internal.h \
+	runtime/lib/cgroup_v1.c runtime/lib/cgroup_v2.c runtime/lib/cgroup_bpf.c
 
 bin_PROGRAMS += berth
 berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_create.c \

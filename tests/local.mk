@@ -37,3 +37,14 @@ tests_unit_test_safe_path_SOURCES = tests/unit/test_safe_path.c
 tests_unit_test_safe_path_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
 tests_unit_test_mount_options_SOURCES = tests/unit/test_mount_options.c
 tests_unit_test_mount_options_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+
+# Unit tests: the cgroup module (value conversions and paths; v2 writes
+# against a scratch directory; and, as root, the machine's real cgroups).
+check_PROGRAMS += tests/unit/test-cgroup-values tests/unit/test-cgroup-v2-scratch tests/unit/test-cgroup-live
+TESTS += tests/unit/test-cgroup-values tests/unit/test-cgroup-v2-scratch tests/unit/test-cgroup-live
+tests_unit_test_cgroup_values_SOURCES = tests/unit/test_cgroup_values.c
+tests_unit_test_cgroup_values_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+tests_unit_test_cgroup_v2_scratch_SOURCES = tests/unit/test_cgroup_v2_scratch.c
+tests_unit_test_cgroup_v2_scratch_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+tests_unit_test_cgroup_live_SOURCES = tests/unit/test_cgroup_live.c
+tests_unit_test_cgroup_live_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
