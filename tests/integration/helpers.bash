@@ -364,3 +364,9 @@ assert_mount_opts() {
 		has_opt "$opts" "$opt" || fail "$mp: '$opt' not in '$opts' ($entry)"
 	done
 }
+
+# berth_keep_fds ARGS...: like berth, but the caller's fds (3 and up) are left
+# open for the runtime to pass on or to close.
+berth_keep_fds() {
+	BERTH_TEST_TAG=$BERTH_TEST_TAG timeout -k 5 "$BERTH_CMD_TIMEOUT" "$BERTH_BIN" --root "$BERTH_ROOT" "$@"
+}
