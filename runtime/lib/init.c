@@ -47,6 +47,17 @@ __attribute__((noreturn)) static void fail(struct create_ctx *cc, berth_error_t 
 	_exit(1);
 }
 
+/* The state directory's fds are the runtime's: the lock on it is shared with
+ * every copy of the fd, so init must not keep one while it waits for start. */
+static void release_state_dir(struct create_ctx *cc)
+{
+	if (cc->c->dir_fd >= 0)
+		close(cc->c->dir_fd);
+	if (cc->c->root_fd >= 0)
+		close(cc->c->root_fd);
+	cc->c->dir_fd = cc->c->root_fd = -1;
+}
+
 __attribute__((noreturn)) void init_stage1(struct create_ctx *cc)
 {
 	berth_error_t err = NULL;
@@ -54,6 +65,7 @@ __attribute__((noreturn)) void init_stage1(struct create_ctx *cc)
 	pid_t pid;
 
 	close(cc->sync_rt);
+	release_state_dir(cc);
 	prctl(PR_SET_NAME, "berth:[stage1]");
 	if (ns_join_paths(cc->spec, true, &err) < 0)
 		fail(cc, &err);
@@ -239,8 +251,10 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	struct oci_process *process = cc->spec->process;
 	cleanup_free char *exe = NULL;
 
-	if (fast)
+	if (fast) {
 		close(cc->sync_rt);
+		release_state_dir(cc);
+	}
 	cc->sync_rt = -1;
 	prctl(PR_SET_NAME, "berth:[init]");
 	/* Until create returns, init must not outlive a killed runtime. */
