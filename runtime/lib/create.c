@@ -3,10 +3,12 @@
  * The steps, numbered as in init.c:
  *   1. load config.json from the bundle, validate, plan the namespaces
  *   2. claim the id: mkdir + lock of the state directory, copy of the config,
- *      exec.fifo
+ *      exec.fifo; the cgroup with its resources
  *   3. the sync socket, the console socket
- *   4. spawn init: clone with every new namespace (fast path), or a stage-1
- *      child that joins namespaces by path and forks init (slow path)
+ *   4. spawn init: clone with every new namespace (fast path; clone3 straight
+ *      into a v2 cgroup where it can), or a stage-1 child that joins
+ *      namespaces by path and forks init (slow path); put the child in the
+ *      cgroup, write its id maps (fast path), send SYNC_GO
  *   5. serve init's requests (id maps, hooks, pty) until it is ready
  *   6. state.json and the pid file
  * On any failure init is killed and the state directory removed.
@@ -23,6 +25,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,15 +140,67 @@ static int prepare_channels(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 }
 
-/* 4. Spawn. */
-static pid_t clone_fast(unsigned long flags)
+/* 2b. The cgroup, made and configured before init exists. */
+static int prepare_cgroup(struct create_ctx *cc, berth_error_t *err)
 {
+	const struct oci_linux *l = cc->spec->linux_;
+	struct cgroup_config config = {
+	    .id = cc->c->id,
+	    .cgroups_path = l->cgroups_path,
+	    .systemd = cc->ctx != NULL && cc->ctx->systemd_cgroup,
+	    .rootless = geteuid() != 0,
+	    .devices = l->devices,
+	    .devices_len = l->devices_len,
+	};
+
+	if (cgroup_open(&config, &cc->cgroup, err) < 0 || cgroup_create(cc->cgroup, l->resources, err) < 0)
+		return -1;
+	cc->c->cgroup = strdup(cgroup_path(cc->cgroup));
+	if (cc->c->cgroup == NULL)
+		return berth_error_sys(err, ENOMEM, "cgroup path");
+	return 0;
+}
+
+/* 4. Spawn. */
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+struct clone_args_v2 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+	    set_tid_size, cgroup;
+};
+
+/* Clones init straight into its v2 cgroup; -1 with errno when clone3 or
+ * CLONE_INTO_CGROUP is missing or filtered, and the caller falls back. */
+static pid_t clone_into_cgroup(unsigned long flags, int cgroup_fd)
+{
+	struct clone_args_v2 args = {
+	    .flags = flags | CLONE_INTO_CGROUP,
+	    .exit_signal = SIGCHLD,
+	    .cgroup = (uint64_t)cgroup_fd,
+	};
+	if (cgroup_fd < 0) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+static pid_t clone_fast(unsigned long flags, int cgroup_fd, bool *in_cgroup)
+{
+	pid_t pid = clone_into_cgroup(flags, cgroup_fd);
+
+	*in_cgroup = pid >= 0;
+	if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EPERM && errno != EINVAL))
+		return pid;
 	/* A raw clone without a new stack behaves like fork, with namespaces. */
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
 static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 {
+	bool in_cgroup = false;
 	pid_t pid;
 
 	if (cc->plan.slow_path) {
@@ -154,7 +209,7 @@ static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 		pid = fork();
 	} else {
-		pid = clone_fast(cc->plan.new_flags);
+		pid = clone_fast(cc->plan.new_flags, cgroup_v2_fd(cc->cgroup), &in_cgroup);
 	}
 	if (pid < 0)
 		return berth_error_sys(err, errno, "clone container init");
@@ -168,7 +223,11 @@ static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 	cc->sync_init = -1;
 	if (!cc->plan.slow_path)
 		cc->init_pid = pid;
-	return 0;
+	if (!in_cgroup && cgroup_enter(cc->cgroup, pid, err) < 0)
+		return -1;
+	if (!cc->plan.slow_path && cc->plan.new_user && ns_write_id_maps(pid, cc->spec->linux_, err) < 0)
+		return -1;
+	return sync_send(cc->sync_rt, SYNC_GO, 0, NULL, -1, err);
 }
 
 char *create_hook_state(const struct create_ctx *cc, enum container_status status, berth_error_t *err)
@@ -291,8 +350,9 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	cc->sync_rt = cc->sync_init = cc->fifo_fd = cc->console_sock = cc->pty_master = -1;
 	if (state_create(cc->ctx, cc->opts->id, &cc->c, err) < 0)
 		return -1;
-	if (load_config(cc, err) < 0 || prepare_state_dir(cc, err) < 0 || prepare_channels(cc, err) < 0 ||
-	    spawn(cc, &child, err) < 0 || serve_init(cc, child, err) < 0 || record(cc, err) < 0)
+	if (load_config(cc, err) < 0 || prepare_state_dir(cc, err) < 0 || prepare_cgroup(cc, err) < 0 ||
+	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || serve_init(cc, child, err) < 0 ||
+	    record(cc, err) < 0)
 		goto fail;
 	close(cc->fifo_fd);
 	cc->fifo_fd = -1;
@@ -306,6 +366,8 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 fail:
 	kill_init(cc, child);
+	if (cc->cgroup != NULL)
+		cgroup_destroy(cc->cgroup, NULL);
 	state_remove(cc->c, NULL);
 	return berth_error_prefix(err, "create container `%s`", cc->opts->id);
 }
@@ -320,6 +382,8 @@ void create_ctx_release(struct create_ctx *cc)
 	}
 	container_free(cc->c);
 	cc->c = NULL;
+	cgroup_free(cc->cgroup);
+	cc->cgroup = NULL;
 	oci_spec_free(cc->spec);
 	cc->spec = NULL;
 }

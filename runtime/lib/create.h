@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "berth/berth.h"
+#include "cgroup.h"
 #include "namespaces.h"
 #include "rootfs.h"
 #include "state.h"
@@ -15,6 +16,7 @@ struct create_ctx {
 	const struct berth_context *ctx;
 	const struct berth_create_options *opts;
 	struct container *c;
+	struct cgroup *cgroup;
 	struct oci_spec *spec;
 	struct ns_plan plan;
 	struct rootfs_options rootfs;

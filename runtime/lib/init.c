@@ -3,7 +3,8 @@
  * Steps (the runtime's side is in create.c):
  *   stage-1 (slow path only): join namespaces by path (user first), unshare
  *      the new ones, write time offsets, fork init, report its pid, exit
- *   1. wait for the id maps (fast path with a new user namespace), become root
+ *   1. wait until the runtime put us in the cgroup (and, fast path, wrote our
+ *      id maps); become root of a new user namespace
  *   2. new session, session keyring, hostname and domainname
  *   3. rootfs_prepare: mounts and /dev inside the rootfs
  *   4. SYNC_HOOKS: the runtime runs prestart and createRuntime hooks; then
@@ -58,6 +59,12 @@ static void release_state_dir(struct create_ctx *cc)
 	cc->c->dir_fd = cc->c->root_fd = -1;
 }
 
+static int wait_go(struct create_ctx *cc, berth_error_t *err)
+{
+	struct sync_msg msg;
+	return sync_expect(cc->sync_init, SYNC_GO, &msg, err);
+}
+
 __attribute__((noreturn)) void init_stage1(struct create_ctx *cc)
 {
 	berth_error_t err = NULL;
@@ -67,6 +74,8 @@ __attribute__((noreturn)) void init_stage1(struct create_ctx *cc)
 	close(cc->sync_rt);
 	release_state_dir(cc);
 	prctl(PR_SET_NAME, "berth:[stage1]");
+	if (wait_go(cc, &err) < 0)
+		fail(cc, &err);
 	if (ns_join_paths(cc->spec, true, &err) < 0)
 		fail(cc, &err);
 	if (cc->plan.new_user) {

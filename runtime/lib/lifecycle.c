@@ -1,5 +1,6 @@
 /* start, state, kill, delete and list of existing containers. */
 #include "berth/berth.h"
+#include "cgroup.h"
 #include "hooks.h"
 #include "state.h"
 #include "util/cleanup.h"
@@ -104,8 +105,37 @@ int berth_container_state(const struct berth_context *ctx, const char *id, char 
 	return *json_out == NULL ? -1 : 0;
 }
 
-/* Every process of the container: those in its pid namespace. */
+static void cgroup_freep(struct cgroup **cg)
+{
+	cgroup_free(*cg);
+}
+#define cleanup_cgroup __attribute__((cleanup(cgroup_freep)))
+
+/* The container's cgroup, or NULL (and no error) when it recorded none. */
+static int open_cgroup(const struct container *c, struct cgroup **out, berth_error_t *err)
+{
+	*out = NULL;
+	if (c->cgroup == NULL || c->cgroup[0] == '\0')
+		return 0;
+	return cgroup_open_path(c->cgroup, out, err);
+}
+
+static int kill_all_in_pidns(struct container *c, int signal, berth_error_t *err);
+
+/* Every process of the container: those of its cgroup, or, without one,
+ * those in its pid namespace. */
 static int kill_all(struct container *c, int signal, berth_error_t *err)
+{
+	cleanup_cgroup struct cgroup *cg = NULL;
+
+	if (open_cgroup(c, &cg, err) < 0)
+		return -1;
+	if (cg != NULL)
+		return cgroup_kill_all(cg, signal, err);
+	return kill_all_in_pidns(c, signal, err);
+}
+
+static int kill_all_in_pidns(struct container *c, int signal, berth_error_t *err)
 {
 	char path[64];
 	struct stat init_ns;
@@ -179,6 +209,15 @@ static int kill_and_wait(struct container *c, berth_error_t *err)
 	return 0;
 }
 
+static int destroy_cgroup(struct container *c, berth_error_t *err)
+{
+	cleanup_cgroup struct cgroup *cg = NULL;
+
+	if (open_cgroup(c, &cg, err) < 0)
+		return -1;
+	return cg != NULL ? cgroup_destroy(cg, err) : 0;
+}
+
 int berth_container_delete(const struct berth_context *ctx, const char *id, bool force, berth_error_t *err)
 {
 	cleanup_container struct container *c = NULL;
@@ -201,8 +240,10 @@ int berth_container_delete(const struct berth_context *ctx, const char *id, bool
 		                       "cannot delete container `%s` that is not stopped: running", id);
 	if (status == STATUS_CREATING && !force)
 		return berth_error_set(err, BERTH_ERR_STATE, 0,
-		                       "cannot delete container `%s` while it is created", id);
+		                       "cannot delete container `%s` while it is being created", id);
 	if ((status == STATUS_RUNNING || status == STATUS_CREATED) && kill_and_wait(c, err) < 0)
+		return berth_error_prefix(err, "delete container `%s`", id);
+	if (destroy_cgroup(c, err) < 0)
 		return berth_error_prefix(err, "delete container `%s`", id);
 	if (status != STATUS_CREATING && c->spec != NULL)
 		run_warning_hooks(ctx, c, c->spec->hooks.poststop, c->spec->hooks.poststop_len, "poststop",

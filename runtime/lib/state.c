@@ -128,6 +128,7 @@ static int load_state(struct container *c, berth_error_t *err)
 	c->rootfs = dup_string(obj, "rootfs");
 	c->created = dup_string(obj, "created");
 	c->owner = dup_string(obj, "owner");
+	c->cgroup = dup_string(obj, "cgroup");
 	json_object_put(obj);
 	return 0;
 }
@@ -189,6 +190,8 @@ int state_save(const struct container *c, berth_error_t *err)
 	json_object_object_add(obj, "rootfs", json_object_new_string(c->rootfs ? c->rootfs : ""));
 	json_object_object_add(obj, "created", json_object_new_string(c->created ? c->created : ""));
 	json_object_object_add(obj, "owner", json_object_new_string(c->owner ? c->owner : ""));
+	if (c->cgroup != NULL)
+		json_object_object_add(obj, "cgroup", json_object_new_string(c->cgroup));
 	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = fs_write_file_atomic_at(c->dir_fd, STATE_FILE, text, strlen(text), 0600, err);
 	json_object_put(obj);
@@ -300,5 +303,6 @@ void container_free(struct container *c)
 	free(c->rootfs);
 	free(c->created);
 	free(c->owner);
+	free(c->cgroup);
 	free(c);
 }

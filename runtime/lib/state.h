@@ -35,6 +35,7 @@ struct container {
 	char *rootfs;
 	char *created;
 	char *owner;
+	char *cgroup;          /* cgroup_path() of its cgroup */
 	struct oci_spec *spec; /* NULL until loaded */
 };
 

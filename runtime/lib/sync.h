@@ -5,8 +5,10 @@
  *
  * | message           | direction        | value / payload           | fd        | reply            |
  * |-------------------|------------------|---------------------------|-----------|------------------|
+ * | SYNC_GO           | rt -> child      | in the cgroup (fast path: |           |                  |
+ * |                   |                  | id maps written): go on   |           |                  |
  * | SYNC_USERNS_MAP   | stage-1 -> rt    | pid whose maps to write   |           | SYNC_USERNS_DONE |
- * | SYNC_USERNS_DONE  | rt -> init       | -                         |           |                  |
+ * | SYNC_USERNS_DONE  | rt -> stage-1    | -                         |           |                  |
  * | SYNC_INIT_PID     | stage-1 -> rt    | pid of init (host view)   |           |                  |
  * | SYNC_HOOKS        | init -> rt       | run prestart+createRuntime|           | SYNC_HOOKS_DONE  |
  * | SYNC_HOOKS_DONE   | rt -> init       | -                         |           |                  |
@@ -14,6 +16,8 @@
  * | SYNC_READY        | init -> rt       | set up, waiting on fifo   |           |                  |
  * | SYNC_ERROR        | init/stage-1->rt | errno; text: the message  |           |                  |
  *
+ * The child (init, or stage-1) waits for SYNC_GO before anything else, so
+ * that it runs nothing outside the container's cgroup.
  * stage-1 exists only on the slow path (namespaces joined by path, or a new
  * time namespace): it joins and unshares, then forks init.  After SYNC_READY
  * init keeps its end open (close-on-exec): EOF there means the user program
@@ -27,7 +31,8 @@
 #include "util/error.h"
 
 enum sync_type {
-	SYNC_USERNS_MAP = 1,
+	SYNC_GO = 1,
+	SYNC_USERNS_MAP,
 	SYNC_USERNS_DONE,
 	SYNC_INIT_PID,
 	SYNC_HOOKS,
