@@ -568,6 +568,35 @@ void oci_process_free(struct oci_process *process)
 	oci_json_free(&process_type, process);
 }
 
+int oci_resources_parse(const char *json, size_t len, const char *origin, struct oci_resources **out,
+                        berth_error_t *err)
+{
+	*out = oci_json_parse(&resources_type, json, len, origin, err);
+	return *out == NULL ? -1 : 0;
+}
+
+char *oci_resources_to_json(const struct oci_resources *resources, bool pretty, berth_error_t *err)
+{
+	return oci_json_to_string(&resources_type, resources, pretty, err);
+}
+
+void oci_resources_free(struct oci_resources *resources)
+{
+	oci_json_free(&resources_type, resources);
+}
+
+const char *oci_hook_kind_name(size_t i)
+{
+	return i < sizeof(hooks_fields) / sizeof(hooks_fields[0]) ? hooks_fields[i].key : NULL;
+}
+
+const char *oci_seccomp_op_name(enum oci_seccomp_op op)
+{
+	if ((int)op < 0 || (size_t)op >= sizeof(seccomp_op_names) / sizeof(seccomp_op_names[0]))
+		return NULL;
+	return seccomp_op_names[op];
+}
+
 const char *oci_namespace_type_name(enum oci_namespace_type type)
 {
 	if ((int)type < 0 || type >= OCI_NS_COUNT)

@@ -420,6 +420,17 @@ char *oci_process_to_json(const struct oci_process *process, bool pretty, berth_
 void oci_spec_free(struct oci_spec *spec);
 void oci_process_free(struct oci_process *process);
 
+/* A linux.resources object on its own (`update --resources`); errors name
+ * the path from the object: "resources.json: .memory.limit: expected an integer". */
+int oci_resources_parse(const char *json, size_t len, const char *origin, struct oci_resources **out,
+			berth_error_t *err);
+char *oci_resources_to_json(const struct oci_resources *resources, bool pretty, berth_error_t *err);
+void oci_resources_free(struct oci_resources *resources);
+/* The i-th hook kind of config.json's .hooks ("prestart", ...), NULL past the last. */
+const char *oci_hook_kind_name(size_t i);
+/* "SCMP_CMP_NE", ...; NULL for an unknown value. */
+const char *oci_seccomp_op_name(enum oci_seccomp_op op);
+
 const char *oci_namespace_type_name(enum oci_namespace_type type);
 /* Returns -1 for an unknown name. */
 int oci_namespace_type_from_name(const char *name);

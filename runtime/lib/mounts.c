@@ -132,6 +132,14 @@ static const struct opt_def *opt_lookup(const char *name)
 	return NULL;
 }
 
+const char *mount_option_name(size_t i, bool *supported)
+{
+	if (i >= sizeof(opt_defs) / sizeof(opt_defs[0]))
+		return NULL;
+	*supported = opt_defs[i].kind != OPT_REFUSE;
+	return opt_defs[i].name;
+}
+
 static int data_append(char **data, const char *opt)
 {
 	char *n = NULL;

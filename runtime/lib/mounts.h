@@ -27,6 +27,9 @@ struct mount_options {
  * (BERTH_ERR_UNSUPPORTED). */
 int mount_options_parse(char *const *options, size_t len, struct mount_options *out, berth_error_t *err);
 void mount_options_free(struct mount_options *opts);
+/* For `features`: the i-th option name mount_options_parse() knows, NULL
+ * past the last; *supported is false for those it refuses ("idmap"). */
+const char *mount_option_name(size_t i, bool *supported);
 /* "rprivate" -> MS_PRIVATE | MS_REC, ...; -1 with an error for other names. */
 int mount_propagation_from_name(const char *name, unsigned long *flags, berth_error_t *err);
 

@@ -1,4 +1,5 @@
 #include "state.h"
+#include "cgroup.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -237,6 +238,22 @@ unsigned long long state_pid_start_time(pid_t pid)
 	return start;
 }
 
+/* The freezer state of the container's cgroup; false without one. */
+static bool is_frozen(const struct container *c)
+{
+	struct cgroup *cg = NULL;
+	berth_error_t err = NULL;
+	bool frozen = false;
+
+	if (c->cgroup == NULL || c->cgroup[0] == '\0')
+		return false;
+	if (cgroup_open_path(c->cgroup, &cg, &err) < 0 || cgroup_is_frozen(cg, &frozen, &err) < 0)
+		frozen = false;
+	berth_error_free(&err);
+	cgroup_free(cg);
+	return frozen;
+}
+
 enum container_status state_status(const struct container *c)
 {
 	if (c->pid <= 0)
@@ -245,12 +262,12 @@ enum container_status state_status(const struct container *c)
 		return STATUS_STOPPED;
 	if (faccessat(c->dir_fd, FIFO_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return STATUS_CREATED;
-	return STATUS_RUNNING;
+	return is_frozen(c) ? STATUS_PAUSED : STATUS_RUNNING;
 }
 
 const char *state_status_name(enum container_status status)
 {
-	static const char *const names[] = {"creating", "created", "running", "stopped"};
+	static const char *const names[] = {"creating", "created", "running", "stopped", "paused"};
 	return names[status];
 }
 

@@ -23,6 +23,7 @@ enum container_status {
 	STATUS_CREATED,
 	STATUS_RUNNING,
 	STATUS_STOPPED,
+	STATUS_PAUSED, /* running, with its cgroup frozen */
 };
 
 struct container {
