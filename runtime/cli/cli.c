@@ -32,6 +32,15 @@ static int set_flag(const struct cli_flag *f, const char *value, const char *com
 	case CLI_STRING:
 		*(const char **)f->target = value;
 		return 0;
+	case CLI_MULTI: {
+		struct cli_multi *m = f->target;
+		char **more = realloc(m->items, (m->len + 1) * sizeof(char *));
+		if (more == NULL)
+			return -1;
+		m->items = more;
+		m->items[m->len++] = (char *)value;
+		return 0;
+	}
 	case CLI_UINT:
 		errno = 0;
 		n = strtoul(value, &end, 10);

@@ -8,7 +8,13 @@
 
 #include "berth/berth.h"
 
-enum cli_kind { CLI_BOOL, CLI_STRING, CLI_UINT };
+enum cli_kind { CLI_BOOL, CLI_STRING, CLI_UINT, CLI_MULTI };
+
+/* A repeatable string flag (--env A=1 --env B=2). */
+struct cli_multi {
+	char **items;
+	size_t len;
+};
 
 struct cli_flag {
 	const char *name; /* long name */
@@ -43,6 +49,7 @@ int cmd_state(struct cli_global *g, int argc, char **argv);
 int cmd_kill(struct cli_global *g, int argc, char **argv);
 int cmd_delete(struct cli_global *g, int argc, char **argv);
 int cmd_list(struct cli_global *g, int argc, char **argv);
+int cmd_exec(struct cli_global *g, int argc, char **argv);
 int cmd_spec(struct cli_global *g, int argc, char **argv);
 
 #endif

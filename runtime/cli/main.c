@@ -16,6 +16,7 @@ static const struct {
     {"kill", cmd_kill, "send a signal to the container's init process"},
     {"delete", cmd_delete, "delete any resources held by the container"},
     {"list", cmd_list, "list containers started by berth with the given root"},
+    {"exec", cmd_exec, "execute a new process inside the container"},
     {"spec", cmd_spec, "create a new specification file"},
 };
 

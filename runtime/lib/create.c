@@ -86,6 +86,16 @@ static int load_config(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 }
 
+/* The host id of the container's id 0 (ours when there is no mapping). */
+static unsigned int host_root_id(const struct oci_id_mapping *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].container_id == 0)
+			return m[i].host_id;
+	}
+	return 0;
+}
+
 /* 2. The state directory's content. */
 static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 {
@@ -98,8 +108,16 @@ static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 		return -1;
 	if (fs_write_file_atomic_at(cc->c->dir_fd, CONFIG_FILE, config, strlen(config), 0600, err) < 0)
 		return -1;
-	if (mkfifoat(cc->c->dir_fd, FIFO_FILE, 0622) < 0)
+	/* Owned by the container's root, who opens it from inside a user
+	 * namespace; the mode is set explicitly because umask applies. */
+	if (mkfifoat(cc->c->dir_fd, FIFO_FILE, 0600) < 0)
 		return berth_error_sys(err, errno, "create exec fifo");
+	if (fchownat(cc->c->dir_fd, FIFO_FILE,
+	             host_root_id(cc->spec->linux_->uid_mappings, cc->spec->linux_->uid_mappings_len),
+	             host_root_id(cc->spec->linux_->gid_mappings, cc->spec->linux_->gid_mappings_len),
+	             0) < 0 ||
+	    fchmodat(cc->c->dir_fd, FIFO_FILE, 0622, 0) < 0)
+		return berth_error_sys(err, errno, "set owner of exec fifo");
 	cc->fifo_fd = openat(cc->c->dir_fd, FIFO_FILE, O_PATH | O_CLOEXEC);
 	if (cc->fifo_fd < 0)
 		return berth_error_sys(err, errno, "open exec fifo");
@@ -209,7 +227,10 @@ static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 		pid = fork();
 	} else {
-		pid = clone_fast(cc->plan.new_flags, cgroup_v2_fd(cc->cgroup), &in_cgroup);
+		/* The cgroup namespace is unshared by init once it is in its
+		 * cgroup, so that the container sees its cgroup as the root. */
+		pid = clone_fast(cc->plan.new_flags & ~(unsigned long)CLONE_NEWCGROUP,
+		                 cgroup_v2_fd(cc->cgroup), &in_cgroup);
 	}
 	if (pid < 0)
 		return berth_error_sys(err, errno, "clone container init");

@@ -271,12 +271,11 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 	/* 1. */
-	if (fast && cc->plan.new_user) {
-		struct sync_msg msg;
-		if (sync_send(cc->sync_init, SYNC_USERNS_MAP, (int32_t)syscall(SYS_getpid), NULL, -1, &err) <
-		        0 ||
-		    sync_expect(cc->sync_init, SYNC_USERNS_DONE, &msg, &err) < 0 || ns_become_root(&err) < 0)
-			fail(cc, &err);
+	if (fast && (wait_go(cc, &err) < 0 || (cc->plan.new_user && ns_become_root(&err) < 0)))
+		fail(cc, &err);
+	if (fast && (cc->plan.new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+		berth_error_sys(&err, errno, "unshare cgroup namespace");
+		fail(cc, &err);
 	}
 	/* 2. - 3. */
 	if (setup_session(cc, &err) < 0 || rootfs_prepare(&cc->rootfs, &err) < 0)

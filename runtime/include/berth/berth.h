@@ -93,4 +93,38 @@ BERTH_PUBLIC int berth_spec_generate(bool rootless, char **json_out, berth_error
 /* Parses "KILL", "SIGKILL", "9" into a signal number. */
 BERTH_PUBLIC int berth_signal_parse(const char *name, int *signal_out, berth_error_t *err);
 
+struct berth_exec_options {
+	size_t size; /* sizeof(struct berth_exec_options) */
+	const char *id;
+	/* --process: a process.json; the fields below that describe the
+	 * process (args .. process_label) are then ignored. */
+	const char *process_file;
+	char *const *args; /* the command */
+	size_t args_len;
+	bool tty;
+	const char *console_socket;
+	bool detach;
+	const char *pid_file;
+	char *const *env; /* NAME=value, added to (or replacing in) the container's */
+	size_t env_len;
+	const char *cwd;
+	const char *user; /* "uid[:gid]" */
+	const unsigned int *additional_gids;
+	size_t additional_gids_len;
+	char *const *caps; /* added to the bounding, effective and permitted sets */
+	size_t caps_len;
+	bool no_new_privs;
+	const char *apparmor;
+	const char *process_label;
+	unsigned int preserve_fds;
+	const char *cgroup; /* a sub-cgroup of the container's to join ("path" or "controller:path") */
+	bool ignore_paused;
+};
+
+/* exec: runs a new process in a created or running container, in every one
+ * of its namespaces and its cgroup.  Unless detach, waits for it and stores
+ * its exit status (128+signal when killed). */
+BERTH_PUBLIC int berth_container_exec(const struct berth_context *ctx, const struct berth_exec_options *opts,
+				      int *exit_status, berth_error_t *err);
+
 #endif
