@@ -20,9 +20,11 @@ libberth_a_SOURCES = \
 	runtime/lib/exec.c \
 	runtime/lib/lifecycle.c \
 	runtime/lib/cgroup.c runtime/lib/cgroup.h runtime/lib/cgroup_internal.h \
-	runtime/lib/cgroup_v1.c runtime/lib/cgroup_v2.c runtime/lib/cgroup_bpf.c
+	runtime/lib/cgroup_v1.c runtime/lib/cgroup_v2.c runtime/lib/cgroup_bpf.c \
+	runtime/lib/manage.c runtime/lib/features.c
 
 bin_PROGRAMS += berth
 berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_create.c \
 	runtime/cli/cmd_simple.c runtime/cli/cmd_list.c runtime/cli/cmd_exec.c
+berth_SOURCES += runtime/cli/cmd_manage.c
 berth_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)

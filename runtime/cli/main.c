@@ -18,6 +18,12 @@ static const struct {
     {"list", cmd_list, "list containers started by berth with the given root"},
     {"exec", cmd_exec, "execute a new process inside the container"},
     {"spec", cmd_spec, "create a new specification file"},
+    {"pause", cmd_pause, "pause all processes inside the container"},
+    {"resume", cmd_resume, "resumes all processes that have been previously paused"},
+    {"ps", cmd_ps, "ps displays the processes running inside a container"},
+    {"update", cmd_update, "update container resource constraints"},
+    {"events", cmd_events, "display container events such as OOM notifications, cpu, memory, and IO usage statistics"},
+    {"features", cmd_features, "show the enabled features"},
 };
 
 static int usage(FILE *out)

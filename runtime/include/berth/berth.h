@@ -127,4 +127,72 @@ struct berth_exec_options {
 BERTH_PUBLIC int berth_container_exec(const struct berth_context *ctx, const struct berth_exec_options *opts,
 				      int *exit_status, berth_error_t *err);
 
+/* ---- cgroup-backed commands: pause, resume, ps, update, events, features ---- */
+
+/* pause: freezes every process of a running container (its cgroup's
+ * freezer); the container then reads as "paused".  resume: thaws a paused
+ * one.  Other states fail with BERTH_ERROR_STATE. */
+BERTH_PUBLIC int berth_container_pause(const struct berth_context *ctx, const char *id, berth_error_t *err);
+BERTH_PUBLIC int berth_container_resume(const struct berth_context *ctx, const char *id, berth_error_t *err);
+/* pids: the (host) pids of every process in the container's cgroup, sorted;
+ * the caller frees *pids_out.  A container whose cgroup is gone has none. */
+BERTH_PUBLIC int berth_container_pids(const struct berth_context *ctx, const char *id, pid_t **pids_out,
+                                      size_t *n_out, berth_error_t *err);
+
+struct berth_update_options {
+	size_t size; /* sizeof(struct berth_update_options) */
+	const char *id;
+	/* A linux.resources JSON object; only the members present change.
+	 * Devices are ignored, as runc ignores them.  NULL: none. */
+	const char *resources_json;
+	const char *resources_origin; /* names the document in errors; NULL: "resources" */
+	/* Intel RDT schemata (linux.intelRdt); NULL: unchanged.  Berth has
+	 * no Intel RDT support, so setting them fails (BERTH_ERROR_UNSUPPORTED). */
+	const char *l3_cache_schema;
+	const char *mem_bw_schema;
+};
+
+/* update: applies new resources to the container's cgroup, then records
+ * them in its stored config (later reads see them). */
+BERTH_PUBLIC int berth_container_update(const struct berth_context *ctx, const struct berth_update_options *opts,
+                                        berth_error_t *err);
+/* stats: the data object of runc's `events --stats` ({"cpu":..,"memory":..,
+ * "pids":..,"blkio":..,"hugetlb":..}), JSON text; the caller frees it. */
+BERTH_PUBLIC int berth_container_stats(const struct berth_context *ctx, const char *id, char **json_out,
+                                       berth_error_t *err);
+
+/* events: a watch on one container, for `berth events`:
+ *
+ *   berth_events_open(ctx, id, &ev, &err);
+ *   while (berth_events_wait(ev, 5000, &type, &err) == 0 && type != BERTH_EVENT_EXIT)
+ *           type == BERTH_EVENT_OOM ? report the OOM kill : berth_events_stats(ev, &json, &err);
+ *   berth_events_close(ev);
+ */
+struct berth_events;
+enum berth_event_type {
+	BERTH_EVENT_TIMEOUT, /* nothing happened within the timeout */
+	BERTH_EVENT_OOM,     /* a process of the container was killed by the OOM killer */
+	BERTH_EVENT_EXIT,    /* the container's init exited: no more events */
+};
+/* Fails unless the container is created, running or paused.  Without a
+ * memory controller there are no OOM events (a warning goes to ctx->log). */
+BERTH_PUBLIC int berth_events_open(const struct berth_context *ctx, const char *id, struct berth_events **out,
+                                   berth_error_t *err);
+/* Waits up to timeout_ms (< 0: forever) for the next event. */
+BERTH_PUBLIC int berth_events_wait(struct berth_events *ev, int timeout_ms, enum berth_event_type *type_out,
+                                   berth_error_t *err);
+/* As berth_container_stats, for the watched container. */
+BERTH_PUBLIC int berth_events_stats(struct berth_events *ev, char **json_out, berth_error_t *err);
+BERTH_PUBLIC void berth_events_close(struct berth_events *ev);
+
+/* features: the runtime-spec features document (JSON text, pretty; the
+ * caller frees it), built from the tables the runtime itself uses. */
+BERTH_PUBLIC int berth_features_json(char **json_out, berth_error_t *err);
+
+/* "1024", "100k", "100m", "1.5g", "1GiB", "-1" (unlimited) -> bytes, as runc
+ * reads its memory flags (binary multiples). */
+BERTH_PUBLIC int berth_size_parse(const char *text, long long *bytes_out, berth_error_t *err);
+/* "5s", "500ms", "1m30s", "1h" (Go's time.ParseDuration) -> nanoseconds. */
+BERTH_PUBLIC int berth_duration_parse(const char *text, long long *ns_out, berth_error_t *err);
+
 #endif
