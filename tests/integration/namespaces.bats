@@ -9,6 +9,11 @@ teardown_file() { berth_teardown_file; }
 setup() { berth_setup; }
 teardown() { berth_teardown; }
 
+# add_namespace TYPE: a new namespace of TYPE, unless the config has one.
+add_namespace() {
+	update_config '.linux.namespaces |= (if any(.[]; .type == $t) then . else . + [{"type": $t}] end)' --arg t "$1"
+}
+
 # ns_of_container TYPE: the container's namespace of TYPE as the probe sees it.
 ns_of_container() {
 	probe ns "$1"
@@ -17,7 +22,7 @@ ns_of_container() {
 }
 
 @test "each namespace in the config is a new one" {
-	update_config '.linux.namespaces += [{"type": "cgroup"}]'
+	add_namespace cgroup
 	local t host
 	for t in pid mnt net ipc uts cgroup; do
 		host=$(readlink "/proc/self/ns/$t")
@@ -97,7 +102,7 @@ print(libc.shmget(0, 4096, 0o1600))') || skip "requires python3 to create a Syst
 
 @test "cgroup namespace: the container's cgroups are its roots" {
 	requires cgroupns
-	update_config '.linux.namespaces += [{"type": "cgroup"}]'
+	add_namespace cgroup
 	set_args /bin/cat /proc/self/cgroup
 	run_container
 	assert_success
