@@ -17,7 +17,8 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/devices.bats \
 	tests/integration/process.bats \
 	tests/integration/hooks.bats \
-	tests/integration/errors.bats
+	tests/integration/errors.bats \
+	tests/integration/manage.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run

@@ -1073,8 +1073,14 @@ int cgroup_kill_all(struct cgroup *cg, int signal, berth_error_t *err)
 		                       cg->path);
 	if (signal == SIGKILL) {
 		rc = cg->ops->kill_fast(cg, err);
-		if (rc != 0)
-			return rc < 0 ? -1 : 0;
+		if (rc < 0)
+			return -1;
+		/* a paused container: the v1 freezer holds SIGKILL back until thawed */
+		if (rc > 0 && cg->ops->is_frozen(cg, &frozen, &ferr) == 0 && frozen)
+			(void)cg->ops->freeze(cg, false, &ferr);
+		berth_error_free(&ferr);
+		if (rc > 0)
+			return 0;
 	}
 	/* freeze so that no process forks past the signal, then thaw so
 	 * that it is delivered */
