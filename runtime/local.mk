@@ -22,6 +22,7 @@ libberth_a_SOURCES = \
 	runtime/lib/cgroup.c runtime/lib/cgroup.h runtime/lib/cgroup_internal.h \
 	runtime/lib/cgroup_v1.c runtime/lib/cgroup_v2.c runtime/lib/cgroup_bpf.c \
 	runtime/lib/manage.c runtime/lib/features.c
+libberth_a_SOURCES += runtime/lib/seccomp.c runtime/lib/seccomp.h
 
 bin_PROGRAMS += berth
 berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_create.c \

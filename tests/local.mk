@@ -49,3 +49,13 @@ tests_unit_test_cgroup_v2_scratch_SOURCES = tests/unit/test_cgroup_v2_scratch.c
 tests_unit_test_cgroup_v2_scratch_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
 tests_unit_test_cgroup_live_SOURCES = tests/unit/test_cgroup_live.c
 tests_unit_test_cgroup_live_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+
+# Unit tests: seccomp (filters built from config.json, loaded in forked
+# children; the NOTIFY agent path), and the seccomp agent helper of the
+# integration tests (runs on the host: not static).
+check_PROGRAMS += tests/unit/test-seccomp tests/helpers/seccomp-agent
+TESTS += tests/unit/test-seccomp
+tests_unit_test_seccomp_SOURCES = tests/unit/test_seccomp.c
+tests_unit_test_seccomp_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)
+tests_helpers_seccomp_agent_SOURCES = tests/helpers/seccomp_agent.c
+tests_helpers_seccomp_agent_LDADD = $(SECCOMP_LIBS)
