@@ -65,6 +65,10 @@ static int load_config(struct create_ctx *cc, berth_error_t *err)
 		return berth_error_invalid(err, "rootfs `%s`: not a directory", rootfs);
 	if (ns_plan_make(spec, &cc->plan, err) < 0)
 		return berth_error_prefix(err, "%s", config);
+	/* Compiled here so that a bad filter is a config error of the runtime's. */
+	if (spec->linux_->seccomp != NULL &&
+	    seccomp_filter_build(spec->linux_->seccomp, &cc->seccomp, err) < 0)
+		return -1;
 	if ((spec->hostname != NULL || spec->domainname != NULL) &&
 	    oci_spec_namespace(spec, OCI_NS_UTS) == NULL)
 		return berth_error_invalid(err, "%s: .hostname: setting the hostname needs a UTS namespace",
@@ -285,6 +289,22 @@ static int forward_pty(struct create_ctx *cc, int master, berth_error_t *err)
 	return 0;
 }
 
+static int send_seccomp_fd(struct create_ctx *cc, int fd, berth_error_t *err)
+{
+	const struct oci_seccomp *sc = cc->spec->linux_->seccomp;
+	cleanup_free char *state = create_hook_state(cc, STATUS_CREATING, err);
+	int ret;
+
+	if (state == NULL) {
+		close(fd);
+		return -1;
+	}
+	ret =
+	    seccomp_send_to_listener(sc->listener_path, fd, sc->listener_metadata, state, cc->init_pid, err);
+	close(fd);
+	return ret;
+}
+
 /* 5. Serve init until it is ready. */
 static int serve_init(struct create_ctx *cc, pid_t child, berth_error_t *err)
 {
@@ -316,6 +336,14 @@ static int serve_init(struct create_ctx *cc, pid_t child, berth_error_t *err)
 			if (fd < 0)
 				return berth_error_invalid(err, "init sent no pty");
 			if (forward_pty(cc, fd, err) < 0)
+				return -1;
+			break;
+		case SYNC_SECCOMP:
+			if (fd < 0)
+				return berth_error_invalid(err, "init sent no seccomp fd");
+			if (send_seccomp_fd(cc, fd, err) < 0)
+				return -1;
+			if (sync_send(cc->sync_rt, SYNC_SECCOMP_DONE, 0, NULL, -1, err) < 0)
 				return -1;
 			break;
 		case SYNC_READY:
@@ -405,6 +433,8 @@ void create_ctx_release(struct create_ctx *cc)
 	cc->c = NULL;
 	cgroup_free(cc->cgroup);
 	cc->cgroup = NULL;
+	seccomp_filter_free(cc->seccomp);
+	cc->seccomp = NULL;
 	oci_spec_free(cc->spec);
 	cc->spec = NULL;
 }

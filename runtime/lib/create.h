@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "namespaces.h"
 #include "rootfs.h"
+#include "seccomp.h"
 #include "state.h"
 
 struct create_ctx {
@@ -17,6 +18,7 @@ struct create_ctx {
 	const struct berth_create_options *opts;
 	struct container *c;
 	struct cgroup *cgroup;
+	struct seccomp_filter *seccomp; /* compiled before the clone; NULL: none */
 	struct oci_spec *spec;
 	struct ns_plan plan;
 	struct rootfs_options rootfs;

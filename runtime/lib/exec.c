@@ -19,6 +19,7 @@
 #include "berth/berth.h"
 #include "cgroup.h"
 #include "process.h"
+#include "seccomp.h"
 #include "state.h"
 #include "supervise.h"
 #include "sync.h"
@@ -51,6 +52,7 @@ struct exec_ctx {
 	struct container *c;
 	struct oci_process *process;
 	struct cgroup *cgroup;
+	struct seccomp_filter *seccomp;
 	int sync_rt, sync_child;
 	int console_sock;
 	int pty_master;
@@ -217,6 +219,9 @@ static int load(const struct berth_context *ctx, struct exec_ctx *ec, berth_erro
 	if (ec->c->cgroup != NULL && ec->c->cgroup[0] != '\0' &&
 	    cgroup_open_path(ec->c->cgroup, &ec->cgroup, err) < 0)
 		return -1;
+	if (ec->c->spec->linux_->seccomp != NULL &&
+	    seccomp_filter_build(ec->c->spec->linux_->seccomp, &ec->seccomp, err) < 0)
+		return -1;
 	if (o->cgroup != NULL && o->cgroup[0] != '\0')
 		return berth_error_set(err, BERTH_ERR_UNSUPPORTED, 0,
 		                       "exec --cgroup `%s`: sub-cgroups are not "
@@ -285,6 +290,40 @@ static int keep_fds(unsigned int preserve, berth_error_t *err)
 	return 0;
 }
 
+static int load_seccomp(struct exec_ctx *ec, berth_error_t *err)
+{
+	int notify_fd = -1, ret;
+	struct sync_msg msg;
+
+	if (ec->seccomp == NULL)
+		return 0;
+	if (seccomp_filter_load(ec->seccomp, &notify_fd, err) < 0)
+		return -1;
+	if (notify_fd < 0)
+		return 0;
+	ret = sync_send(ec->sync_child, SYNC_SECCOMP, 0, NULL, notify_fd, err);
+	close(notify_fd);
+	if (ret < 0)
+		return -1;
+	return sync_expect(ec->sync_child, SYNC_SECCOMP_DONE, &msg, err);
+}
+
+/* The listener gets the container's state, as for init. */
+static int send_seccomp_fd(struct exec_ctx *ec, int fd, berth_error_t *err)
+{
+	const struct oci_seccomp *sc = ec->c->spec->linux_->seccomp;
+	cleanup_free char *state = state_to_oci_json(ec->c, state_status(ec->c), false, err);
+	int ret = -1;
+
+	if (state != NULL)
+		ret = seccomp_send_to_listener(sc->listener_path, fd, sc->listener_metadata, state, ec->pid,
+		                               err);
+	close(fd);
+	if (ret < 0)
+		return -1;
+	return sync_send(ec->sync_rt, SYNC_SECCOMP_DONE, 0, NULL, -1, err);
+}
+
 /* 4. */
 __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 {
@@ -304,7 +343,12 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 		close(master);
 	}
 	if (process_apply_limits(p, &err) < 0 || process_find_executable(p, &exe, &err) < 0 ||
-	    keep_fds(ec->opts->preserve_fds, &err) < 0 || process_apply_identity(p, &err) < 0)
+	    keep_fds(ec->opts->preserve_fds, &err) < 0)
+		child_fail(ec, &err);
+	/* As in init: the filter before the identity change unless
+	 * no_new_privs lets an unprivileged process load it. */
+	if ((!p->no_new_privileges && load_seccomp(ec, &err) < 0) || process_apply_identity(p, &err) < 0 ||
+	    (p->no_new_privileges && load_seccomp(ec, &err) < 0))
 		child_fail(ec, &err);
 	execve(exe, p->args, p->env);
 	berth_error_sys(&err, errno, "exec `%s`", p->args[0]);
@@ -378,6 +422,9 @@ static int spawn_and_serve(struct exec_ctx *ec, berth_error_t *err)
 			} else {
 				ec->pty_master = fd;
 			}
+		} else if (msg.type == SYNC_SECCOMP && fd >= 0) {
+			if (send_seccomp_fd(ec, fd, err) < 0)
+				return -1;
 		} else if (msg.type == SYNC_ERROR) {
 			if (ec->pid <= 0)
 				waitpid(joiner_pid, NULL, 0);
@@ -405,6 +452,7 @@ static void exec_ctx_release(struct exec_ctx *ec)
 	container_free(ec->c);
 	oci_process_free(ec->process);
 	cgroup_free(ec->cgroup);
+	seccomp_filter_free(ec->seccomp);
 }
 
 int berth_container_exec(const struct berth_context *ctx, const struct berth_exec_options *opts,

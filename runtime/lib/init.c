@@ -12,7 +12,8 @@
  *   5. pivot_root, then sysctl, masked and read-only paths, read-only root
  *   6. the terminal (pty master sent to the runtime)
  *   7. rlimits, oom score, lookup of the program, fds for the container
- *   8. user, groups, capabilities, no_new_privs
+ *   8. seccomp (before or after the identity change: see there), user,
+ *      groups, capabilities, no_new_privs
  *   9. SYNC_READY, then block on exec.fifo until `start`
  *  10. startContainer hooks, execve
  * Any error goes to the runtime as SYNC_ERROR and init exits.
@@ -222,6 +223,26 @@ static int setup_listen_env(struct create_ctx *cc, berth_error_t *err)
 	return add_env(cc->spec->process, "LISTEN_PID=1", err);
 }
 
+/* A listener fd goes to the runtime, which hands it to listenerPath while
+ * init waits. */
+static int load_seccomp(struct create_ctx *cc, berth_error_t *err)
+{
+	int notify_fd = -1, ret;
+	struct sync_msg msg;
+
+	if (cc->seccomp == NULL)
+		return 0;
+	if (seccomp_filter_load(cc->seccomp, &notify_fd, err) < 0)
+		return -1;
+	if (notify_fd < 0)
+		return 0;
+	ret = sync_send(cc->sync_init, SYNC_SECCOMP, 0, NULL, notify_fd, err);
+	close(notify_fd);
+	if (ret < 0)
+		return -1;
+	return sync_expect(cc->sync_init, SYNC_SECCOMP_DONE, &msg, err);
+}
+
 /* 9. Blocks until `start` opens the fifo for reading. */
 static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
 {
@@ -289,8 +310,13 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	    process_find_executable(process, &exe, &err) < 0 || setup_listen_env(cc, &err) < 0 ||
 	    setup_fds(cc, &err) < 0)
 		fail(cc, &err);
-	/* 8. */
+	/* 8. Without no_new_privs the filter needs CAP_SYS_ADMIN: load it
+	 * before the identity change drops it; with it, after. */
+	if (!process->no_new_privileges && load_seccomp(cc, &err) < 0)
+		fail(cc, &err);
 	if (process_apply_identity(process, &err) < 0)
+		fail(cc, &err);
+	if (process->no_new_privileges && load_seccomp(cc, &err) < 0)
 		fail(cc, &err);
 	/* 9. From here init outlives the runtime, which exits after create. */
 	prctl(PR_SET_PDEATHSIG, 0);

@@ -13,6 +13,8 @@
  * | SYNC_HOOKS        | init -> rt       | run prestart+createRuntime|           | SYNC_HOOKS_DONE  |
  * | SYNC_HOOKS_DONE   | rt -> init       | -                         |           |                  |
  * | SYNC_PTY          | init -> rt       | -                         | pty master|                  |
+ * | SYNC_SECCOMP      | init -> rt       | -                         | notify fd | SYNC_SECCOMP_DONE|
+ * | SYNC_SECCOMP_DONE | rt -> init       | sent to listenerPath      |           |                  |
  * | SYNC_READY        | init -> rt       | set up, waiting on fifo   |           |                  |
  * | SYNC_ERROR        | init/stage-1->rt | errno; text: the message  |           |                  |
  *
@@ -38,6 +40,8 @@ enum sync_type {
 	SYNC_HOOKS,
 	SYNC_HOOKS_DONE,
 	SYNC_PTY,
+	SYNC_SECCOMP,
+	SYNC_SECCOMP_DONE,
 	SYNC_READY,
 	SYNC_ERROR,
 };
