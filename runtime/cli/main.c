@@ -22,7 +22,7 @@ static const struct {
     {"resume", cmd_resume, "resumes all processes that have been previously paused"},
     {"ps", cmd_ps, "ps displays the processes running inside a container"},
     {"update", cmd_update, "update container resource constraints"},
-    {"events", cmd_events, "display container events such as OOM notifications, cpu, memory, and IO usage statistics"},
+    {"events", cmd_events, "display container events: OOM kills, cpu, memory and IO statistics"},
     {"features", cmd_features, "show the enabled features"},
 };
 
