@@ -3,25 +3,22 @@
  * Every list comes from where the runtime or its libraries define what they
  * handle, never from a list kept here by hand: hook kinds and namespace
  * names from oci-spec's tables, mount options from mounts.c's table,
- * capabilities from libcap, seccomp architectures, actions and flags from
- * libseccomp (and the kernel, for the flags it supports), seccomp operators
- * from oci-spec's table.
+ * capabilities from libcap, and the seccomp lists from the tables the
+ * seccomp module builds filters with (supported flags: probed on the kernel).
  */
 #include "config.h"
 
 #include "berth/berth.h"
 #include "mounts.h"
 #include "runtime_spec.h"
+#include "seccomp.h"
 #include "util/cleanup.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <linux/seccomp.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A growing NULL-terminated array of strings and its count. */
@@ -80,85 +77,28 @@ static bool add_capabilities(struct oci_features *f)
 	return strv_move(&s, &f->capabilities, &f->capabilities_len);
 }
 
-/* ---- seccomp ---- */
+/* ---- seccomp: the tables of the seccomp module ---- */
 
-/* From libseccomp's <seccomp.h>, which runtime/lib/seccomp.h (the seccomp
- * module, in progress) shadows on this directory's include path.  Once that
- * module exports its tables (seccomp_known_actions() and friends), the lists
- * below are to come from there. */
-unsigned int seccomp_api_get(void);
-uint32_t seccomp_arch_resolve_name(const char *arch_name);
-
-/* The actions of the runtime-spec, with the libseccomp API level that
- * brings each (seccomp_api_get()). */
-static const struct {
-	const char *name;
-	unsigned int api;
-} seccomp_actions[] = {
-    {"SCMP_ACT_ALLOW", 1},        {"SCMP_ACT_ERRNO", 1},       {"SCMP_ACT_KILL", 1},
-    {"SCMP_ACT_KILL_PROCESS", 3}, {"SCMP_ACT_KILL_THREAD", 1}, {"SCMP_ACT_LOG", 3},
-    {"SCMP_ACT_NOTIFY", 5},       {"SCMP_ACT_TRACE", 1},       {"SCMP_ACT_TRAP", 1},
-};
-
-/* The filter flags of the runtime-spec that libseccomp can set, with the
- * API level each needs and the kernel's flag to probe. */
-static const struct {
-	const char *name;
-	unsigned int api;
-	unsigned long flag;
-} seccomp_flags[] = {
-    {"SECCOMP_FILTER_FLAG_TSYNC", 2, SECCOMP_FILTER_FLAG_TSYNC},
-    {"SECCOMP_FILTER_FLAG_LOG", 3, SECCOMP_FILTER_FLAG_LOG},
-    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4, SECCOMP_FILTER_FLAG_SPEC_ALLOW},
-};
-
-/* libseccomp's architecture names; the runtime-spec spells them
- * SCMP_ARCH_<NAME>.  Those this libseccomp does not resolve are left out. */
-static const char *const seccomp_arch_names[] = {
-    "x86",    "x86_64",  "x32",      "arm",       "aarch64",     "loongarch64", "m68k",     "mips",
-    "mipsel", "mips64",  "mipsel64", "mips64n32", "mipsel64n32", "parisc",      "parisc64", "ppc",
-    "ppc64",  "ppc64le", "riscv64",  "s390",      "s390x",       "sheb",        "sh",
-};
-
-/* The kernel knows a filter flag when seccomp(2) with it fails on the NULL
- * program (EFAULT) rather than on the flag (EINVAL). */
-static bool kernel_has_flag(unsigned long flag)
+static bool add_list(const char *const *names, char ***to, size_t *len)
 {
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
+	struct strv s = {0};
+
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+		strv_add(&s, names[i]);
+	return strv_move(&s, to, len);
 }
 
 static bool add_seccomp(struct oci_features *f)
 {
-	struct strv actions = {0}, ops = {0}, archs = {0}, known = {0}, supported = {0};
-	unsigned int api = seccomp_api_get();
 	bool ok;
 
 	f->seccomp_enabled = (struct oci_opt_bool){true, true};
-	for (size_t i = 0; i < sizeof(seccomp_actions) / sizeof(seccomp_actions[0]); i++)
-		if (api >= seccomp_actions[i].api)
-			strv_add(&actions, seccomp_actions[i].name);
-	for (int op = 0; oci_seccomp_op_name((enum oci_seccomp_op)op) != NULL; op++)
-		strv_add(&ops, oci_seccomp_op_name((enum oci_seccomp_op)op));
-	for (size_t i = 0; i < sizeof(seccomp_arch_names) / sizeof(seccomp_arch_names[0]); i++) {
-		char name[64];
-		size_t j;
-		if (seccomp_arch_resolve_name(seccomp_arch_names[i]) == 0)
-			continue;
-		snprintf(name, sizeof(name), "SCMP_ARCH_%s", seccomp_arch_names[i]);
-		for (j = strlen("SCMP_ARCH_"); name[j] != '\0'; j++)
-			name[j] = (char)toupper((unsigned char)name[j]);
-		strv_add(&archs, name);
-	}
-	for (size_t i = 0; i < sizeof(seccomp_flags) / sizeof(seccomp_flags[0]); i++) {
-		strv_add(&known, seccomp_flags[i].name);
-		if (api >= seccomp_flags[i].api && kernel_has_flag(seccomp_flags[i].flag))
-			strv_add(&supported, seccomp_flags[i].name);
-	}
-	ok = strv_move(&actions, &f->seccomp_actions, &f->seccomp_actions_len);
-	ok &= strv_move(&ops, &f->seccomp_operators, &f->seccomp_operators_len);
-	ok &= strv_move(&archs, &f->seccomp_archs, &f->seccomp_archs_len);
-	ok &= strv_move(&known, &f->seccomp_known_flags, &f->seccomp_known_flags_len);
-	ok &= strv_move(&supported, &f->seccomp_supported_flags, &f->seccomp_supported_flags_len);
+	ok = add_list(seccomp_known_actions(), &f->seccomp_actions, &f->seccomp_actions_len);
+	ok &= add_list(seccomp_known_operators(), &f->seccomp_operators, &f->seccomp_operators_len);
+	ok &= add_list(seccomp_known_archs(), &f->seccomp_archs, &f->seccomp_archs_len);
+	ok &= add_list(seccomp_known_flags(), &f->seccomp_known_flags, &f->seccomp_known_flags_len);
+	ok &=
+	    add_list(seccomp_supported_flags(), &f->seccomp_supported_flags, &f->seccomp_supported_flags_len);
 	return ok;
 }
 
