@@ -179,7 +179,7 @@ int berth_container_kill(const struct berth_context *ctx, const char *id, int si
 	if (state_open(ctx, id, true, false, &c, err) < 0)
 		return -1;
 	status = state_status(c);
-	if (status != STATUS_CREATED && status != STATUS_RUNNING)
+	if (status != STATUS_CREATED && status != STATUS_RUNNING && status != STATUS_PAUSED)
 		return berth_error_set(err, BERTH_ERR_STATE, 0, "container `%s` is not running", id);
 	if (all)
 		return kill_all(c, signal, err);
@@ -235,13 +235,15 @@ int berth_container_delete(const struct berth_context *ctx, const char *id, bool
 			log_warning(ctx, &spec_err);
 	}
 	status = state_status(c);
-	if (status == STATUS_RUNNING && !force)
+	if ((status == STATUS_RUNNING || status == STATUS_PAUSED) && !force)
 		return berth_error_set(err, BERTH_ERR_STATE, 0,
-		                       "cannot delete container `%s` that is not stopped: running", id);
+		                       "cannot delete container `%s` that is not stopped: %s", id,
+		                       state_status_name(status));
 	if (status == STATUS_CREATING && !force)
 		return berth_error_set(err, BERTH_ERR_STATE, 0,
 		                       "cannot delete container `%s` while it is being created", id);
-	if ((status == STATUS_RUNNING || status == STATUS_CREATED) && kill_and_wait(c, err) < 0)
+	if ((status == STATUS_RUNNING || status == STATUS_CREATED || status == STATUS_PAUSED) &&
+	    kill_and_wait(c, err) < 0)
 		return berth_error_prefix(err, "delete container `%s`", id);
 	if (destroy_cgroup(c, err) < 0)
 		return berth_error_prefix(err, "delete container `%s`", id);
