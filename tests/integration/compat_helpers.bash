@@ -1,0 +1,162 @@
+# shellcheck shell=bash
+# Helpers for the suites that drive berth through real engines (containerd,
+# podman) and check the runc command-line details they depend on.
+#
+# Loaded after helpers.bash:
+#
+#   load helpers
+#   load compat_helpers
+#
+# What is here:
+# - make_busybox_oci_archive OUT NAME TAG: an OCI image archive (an image
+#   layout in a tar) with one uncompressed layer, the busybox root filesystem
+#   of build_rootfs (helpers.bash), built on the spot: no registry needed.
+# - make_logging_runtime OUT LOG: a script that appends its argv to LOG and
+#   execs berth, given to the engines as their runtime so a test can prove that
+#   the engine ran berth, and with what arguments.
+# - requires_cmd CMD...: skip, naming the missing program.
+# - cgroup helpers: remove a cgroup parent in every v1/v2 hierarchy.
+# - umount_under DIR: unmount everything below DIR (deepest first).
+
+# requires_cmd CMD...: skip the test if a program is not installed.
+requires_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "requires $c (installed by .ci/install-deps)"
+	done
+}
+
+# sha256_of FILE: the hex digest.
+sha256_of() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# oci_blob LAYOUT FILE: move FILE into LAYOUT/blobs/sha256/ under its digest;
+# prints the digest (hex) and the size, separated by a space.
+oci_blob() {
+	local layout=$1 file=$2 digest size
+	digest=$(sha256_of "$file")
+	size=$(stat -c %s "$file")
+	mkdir -p "$layout/blobs/sha256"
+	mv "$file" "$layout/blobs/sha256/$digest"
+	echo "$digest $size"
+}
+
+# make_busybox_oci_archive OUT NAME TAG: write an OCI archive to OUT holding
+# one image, NAME:TAG (NAME a full reference such as docker.io/berth/busybox).
+# The image's config runs /bin/sh with PATH set; its rootfs is build_rootfs's
+# (busybox applets, berth-probe, /etc/passwd with root and user 1000).
+make_busybox_oci_archive() {
+	local out=$1 name=$2 tag=$3 work layout layer config manifest
+	local layer_digest layer_size diff_id config_digest config_size manifest_digest manifest_size
+	work=$(mktemp -d /tmp/berth-oci.XXXXXX)
+	layout=$work/layout
+	mkdir -p "$layout"
+	build_rootfs "$work/rootfs"
+
+	# 1. the layer: an uncompressed tar of the rootfs (diff_id = digest)
+	layer=$work/layer.tar
+	tar -C "$work/rootfs" --numeric-owner --sort=name --mtime=@0 -cf "$layer" . ||
+		fail "make_busybox_oci_archive: tar of the rootfs failed"
+	read -r layer_digest layer_size < <(oci_blob "$layout" "$layer")
+	diff_id=$layer_digest
+
+	# 2. the image config
+	config=$work/config.json
+	jq -cn --arg diff "sha256:$diff_id" '{
+		architecture: "amd64", os: "linux",
+		created: "1970-01-01T00:00:00Z",
+		config: {
+			Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+			Cmd: ["/bin/sh"], WorkingDir: "/"
+		},
+		rootfs: {type: "layers", diff_ids: [$diff]},
+		history: [{created: "1970-01-01T00:00:00Z", created_by: "berth tests: busybox-static"}]
+	}' >"$config" || fail "make_busybox_oci_archive: jq (config) failed"
+	read -r config_digest config_size < <(oci_blob "$layout" "$config")
+
+	# 3. the manifest
+	manifest=$work/manifest.json
+	jq -cn --arg cd "sha256:$config_digest" --argjson cs "$config_size" \
+		--arg ld "sha256:$layer_digest" --argjson ls "$layer_size" '{
+		schemaVersion: 2,
+		mediaType: "application/vnd.oci.image.manifest.v1+json",
+		config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs},
+		layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $ld, size: $ls}]
+	}' >"$manifest" || fail "make_busybox_oci_archive: jq (manifest) failed"
+	read -r manifest_digest manifest_size < <(oci_blob "$layout" "$manifest")
+
+	# 4. index.json and oci-layout; the image is named both ways engines read
+	# (containerd: io.containerd.image.name; podman/skopeo: ref.name)
+	jq -cn --arg md "sha256:$manifest_digest" --argjson ms "$manifest_size" \
+		--arg name "$name:$tag" --arg tag "$tag" '{
+		schemaVersion: 2,
+		manifests: [{
+			mediaType: "application/vnd.oci.image.manifest.v1+json",
+			digest: $md, size: $ms,
+			platform: {architecture: "amd64", os: "linux"},
+			annotations: {"io.containerd.image.name": $name, "org.opencontainers.image.ref.name": $tag}
+		}]
+	}' >"$layout/index.json" || fail "make_busybox_oci_archive: jq (index) failed"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
+
+	# 5. the archive
+	tar -C "$layout" -cf "$out" oci-layout index.json blobs ||
+		fail "make_busybox_oci_archive: tar of the layout failed"
+	rm -rf "$work"
+}
+
+# make_logging_runtime OUT LOG: OUT is an executable script that appends one
+# line (its arguments, space-separated) to LOG and execs berth with them.
+make_logging_runtime() {
+	local out=$1 log=$2
+	cat >"$out" <<-EOF
+		#!/bin/sh
+		echo "\$*" >>'$log'
+		exec '$BERTH_BIN' "\$@"
+	EOF
+	chmod 0755 "$out"
+}
+
+# remove_cgroup NAME: rmdir /sys/fs/cgroup/*/NAME (and the v2 root's), deepest
+# directories first; kills what is left in them first.
+remove_cgroup() {
+	local name=$1 d
+	for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
+		[ -d "$d" ] || continue
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ -d "$d" ] && echo "# remove_cgroup: $d is left: $(find "$d" -name cgroup.procs -exec cat {} \; | tr '\n' ' ')"
+	done
+	return 0
+}
+
+# umount_under DIR: unmount every mount point at or below DIR, deepest first.
+umount_under() {
+	local dir=$1 m
+	awk -v dir="$dir" 'index($5, dir) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+		while read -r m; do
+			umount "$m" 2>/dev/null || umount -l "$m" || true
+		done
+}
+
+# mounts_under DIR: mount points of the host's mount namespace at or below DIR.
+mounts_under() {
+	awk -v dir="$1" 'index($5, dir) == 1 {print $5}' /proc/self/mountinfo
+}
+
+# dev_null_ok: /dev/null is still root:root 0666 1:3.
+dev_null_ok() {
+	local now
+	now=$(stat -c '%F %U:%G %a %t:%T' /dev/null)
+	[ "$now" = "character special file root:root 666 1:3" ] || fail "/dev/null is now '$now'"
+}
+
+# in_tty CMD...: run CMD with a pty as its controlling terminal (script(1));
+# output is what the pty showed, with CRs and NULs removed, and the ^@ that
+# the pty's echo makes of a NUL written to its input (ctr writes one).
+in_tty() {
+	local cmd q
+	cmd=$(printf '%q ' "$@")
+	script -qefc "$cmd" /dev/null </dev/null | tr -d '\r\000' | sed 's/\^@//g'
+	return "${PIPESTATUS[0]}"
+}
