@@ -63,7 +63,7 @@ struct oci_root {
 
 struct oci_mount {
 	char *destination;
-	char *type; /* may be NULL */
+	char *type;   /* may be NULL */
 	char *source; /* may be NULL */
 	char **options;
 	size_t options_len;
@@ -148,8 +148,8 @@ struct oci_process {
 	char *apparmor_profile;
 	struct oci_opt_i32 oom_score_adj;
 	char *selinux_label;
-	struct oci_io_priority *io_priority; /* NULL when absent */
-	struct oci_scheduler *scheduler;     /* NULL when absent */
+	struct oci_io_priority *io_priority;             /* NULL when absent */
+	struct oci_scheduler *scheduler;                 /* NULL when absent */
 	struct oci_exec_cpu_affinity *exec_cpu_affinity; /* NULL when absent */
 };
 
@@ -212,7 +212,7 @@ struct oci_device {
 
 struct oci_device_cgroup {
 	bool allow;
-	char *type;   /* a, c or b; NULL means "a" */
+	char *type;               /* a, c or b; NULL means "a" */
 	struct oci_opt_i64 major; /* absent: any */
 	struct oci_opt_i64 minor;
 	char *access; /* rwm; NULL means "rwm" */
@@ -295,8 +295,8 @@ struct oci_rdma_limit {
 struct oci_resources {
 	struct oci_device_cgroup *devices;
 	size_t devices_len;
-	struct oci_memory *memory;   /* NULL when absent */
-	struct oci_cpu *cpu;         /* NULL when absent */
+	struct oci_memory *memory;     /* NULL when absent */
+	struct oci_cpu *cpu;           /* NULL when absent */
 	struct oci_opt_i64 pids_limit; /* .pids.limit */
 	bool has_pids;
 	struct oci_block_io *block_io; /* NULL when absent */
@@ -390,7 +390,7 @@ struct oci_linux {
 
 struct oci_spec {
 	char *oci_version;
-	struct oci_root *root;       /* NULL when absent */
+	struct oci_root *root; /* NULL when absent */
 	struct oci_mount *mounts;
 	size_t mounts_len;
 	struct oci_process *process; /* NULL when absent (allowed by the spec for create) */
@@ -400,7 +400,7 @@ struct oci_spec {
 	struct oci_hooks hooks;
 	struct oci_kv *annotations;
 	size_t annotations_len;
-	struct oci_linux *linux_;     /* NULL when absent */
+	struct oci_linux *linux_; /* NULL when absent */
 };
 
 /* ---- config.json ---- */
@@ -409,11 +409,12 @@ struct oci_spec {
  * ("config.json").  Validates types, enumerations (namespace types, rlimit
  * names, seccomp operators, ...), required fields (ociVersion, process.args
  * non-empty, process.cwd absolute, mount destination). */
-int oci_spec_parse(const char *json, size_t len, const char *origin, struct oci_spec **out, berth_error_t *err);
+int oci_spec_parse(const char *json, size_t len, const char *origin, struct oci_spec **out,
+                   berth_error_t *err);
 int oci_spec_parse_file(const char *path, struct oci_spec **out, berth_error_t *err);
 /* A process.json (for exec --process): the same rules as .process. */
 int oci_process_parse(const char *json, size_t len, const char *origin, struct oci_process **out,
-		      berth_error_t *err);
+                      berth_error_t *err);
 /* Serialises to JSON text (pretty when `pretty`); the caller frees it. */
 char *oci_spec_to_json(const struct oci_spec *spec, bool pretty, berth_error_t *err);
 char *oci_process_to_json(const struct oci_process *process, bool pretty, berth_error_t *err);
@@ -423,7 +424,7 @@ void oci_process_free(struct oci_process *process);
 /* A linux.resources object on its own (`update --resources`); errors name
  * the path from the object: "resources.json: .memory.limit: expected an integer". */
 int oci_resources_parse(const char *json, size_t len, const char *origin, struct oci_resources **out,
-			berth_error_t *err);
+                        berth_error_t *err);
 char *oci_resources_to_json(const struct oci_resources *resources, bool pretty, berth_error_t *err);
 void oci_resources_free(struct oci_resources *resources);
 /* The i-th hook kind of config.json's .hooks ("prestart", ...), NULL past the last. */
@@ -455,7 +456,8 @@ struct oci_state {
 	size_t annotations_len;
 };
 
-int oci_state_parse(const char *json, size_t len, const char *origin, struct oci_state **out, berth_error_t *err);
+int oci_state_parse(const char *json, size_t len, const char *origin, struct oci_state **out,
+                    berth_error_t *err);
 char *oci_state_to_json(const struct oci_state *state, bool pretty, berth_error_t *err);
 void oci_state_free(struct oci_state *state);
 
@@ -494,7 +496,7 @@ struct oci_features {
 };
 
 int oci_features_parse(const char *json, size_t len, const char *origin, struct oci_features **out,
-		       berth_error_t *err);
+                       berth_error_t *err);
 char *oci_features_to_json(const struct oci_features *features, bool pretty, berth_error_t *err);
 void oci_features_free(struct oci_features *features);
 

@@ -16,7 +16,7 @@ static int tap_failed;
 		printf("\n");                                                                                \
 		if (!ok_) {                                                                                  \
 			tap_failed++;                                                                        \
-			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                    \
+			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                      \
 		}                                                                                            \
 	} while (0)
 
@@ -26,7 +26,7 @@ static int tap_failed;
 		int same_ = (g_ == NULL && w_ == NULL) || (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0); \
 		ok(same_, __VA_ARGS__);                                                                      \
 		if (!same_)                                                                                  \
-			printf("#   got:  '%s'\n#   want: '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)");   \
+			printf("#   got:  '%s'\n#   want: '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)");  \
 	} while (0)
 
 static inline int tap_done(void)

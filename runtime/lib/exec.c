@@ -342,8 +342,8 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 			child_fail(ec, &err);
 		close(master);
 	}
-	if (process_apply_limits(p, &err) < 0 || process_find_executable(p, &exe, &err) < 0 ||
-	    keep_fds(ec->opts->preserve_fds, &err) < 0)
+	if (process_apply_limits(p, &err) < 0 || process_default_home(p, &err) < 0 ||
+	    process_find_executable(p, &exe, &err) < 0 || keep_fds(ec->opts->preserve_fds, &err) < 0)
 		child_fail(ec, &err);
 	/* As in init: the filter before the identity change unless
 	 * no_new_privs lets an unprivileged process load it. */

@@ -168,6 +168,10 @@ static int setup_terminal(struct create_ctx *cc, berth_error_t *err)
 	master = terminal_setup(cc->spec->process, err);
 	if (master < 0)
 		return -1;
+	if (terminal_bind_console(master, err) < 0) {
+		close(master);
+		return -1;
+	}
 	if (sync_send(cc->sync_init, SYNC_PTY, 0, NULL, master, err) < 0) {
 		close(master);
 		return -1;
@@ -308,7 +312,7 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	/* 6. - 7. */
 	if (setup_terminal(cc, &err) < 0 || process_apply_limits(process, &err) < 0 ||
 	    process_find_executable(process, &exe, &err) < 0 || setup_listen_env(cc, &err) < 0 ||
-	    setup_fds(cc, &err) < 0)
+	    process_default_home(process, &err) < 0 || setup_fds(cc, &err) < 0)
 		fail(cc, &err);
 	/* 8. Without no_new_privs the filter needs CAP_SYS_ADMIN: load it
 	 * before the identity change drops it; with it, after. */

@@ -32,7 +32,8 @@ static int pidfd_of(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Runs a hook list whose failure only warns (poststart, poststop). */
+/* Runs a hook list whose failures only warn (poststart, poststop): every
+ * hook runs, as the spec asks, even after one failed. */
 static void run_warning_hooks(const struct berth_context *ctx, struct container *c,
                               const struct oci_hook *hooks, size_t n, const char *kind,
                               enum container_status status)
@@ -43,8 +44,14 @@ static void run_warning_hooks(const struct berth_context *ctx, struct container 
 	if (n == 0)
 		return;
 	state = state_to_oci_json(c, status, false, &err);
-	if (state == NULL || hooks_run(hooks, n, kind, state, &err) < 0)
+	if (state == NULL) {
 		log_warning(ctx, &err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (hooks_run(&hooks[i], 1, kind, state, &err) < 0)
+			log_warning(ctx, &err);
+	}
 }
 
 /* Opens the fifo and waits for init to write its byte; fails if init dies. */

@@ -20,13 +20,53 @@ static const unsigned long clone_flag_of[OCI_NS_COUNT] = {
     [OCI_NS_CGROUP] = CLONE_NEWCGROUP, [OCI_NS_TIME] = CLONE_NEWTIME,
 };
 
+/* The namespace a sysctl belongs to, or -1 when it is not namespaced: a
+ * container may only set what its own namespaces isolate (as runc). */
+static int sysctl_namespace(const char *key)
+{
+	static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
+	                                       "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
+	                                       "kernel.shmmni", "kernel.shm_rmid_forced"};
+
+	if (strncmp(key, "net.", 4) == 0)
+		return OCI_NS_NETWORK;
+	if (strncmp(key, "fs.mqueue.", 10) == 0)
+		return OCI_NS_IPC;
+	for (size_t i = 0; i < sizeof(ipc_keys) / sizeof(ipc_keys[0]); i++) {
+		if (strcmp(key, ipc_keys[i]) == 0)
+			return OCI_NS_IPC;
+	}
+	if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0)
+		return OCI_NS_UTS;
+	return -1;
+}
+
+static int check_sysctls(const struct oci_spec *spec, berth_error_t *err)
+{
+	const struct oci_linux *l = spec->linux_;
+
+	for (size_t i = 0; i < l->sysctl_len; i++) {
+		const char *key = l->sysctl[i].key;
+		int ns = sysctl_namespace(key);
+		if (ns < 0)
+			return berth_error_invalid(err,
+			                           ".linux.sysctl[\"%s\"]: not in a namespace of "
+			                           "the container: it would change the host",
+			                           key);
+		if (oci_spec_namespace(spec, (enum oci_namespace_type)ns) == NULL)
+			return berth_error_invalid(err, ".linux.sysctl[\"%s\"]: needs a %s namespace", key,
+			                           oci_namespace_type_name((enum oci_namespace_type)ns));
+	}
+	return 0;
+}
+
 int ns_plan_make(const struct oci_spec *spec, struct ns_plan *plan, berth_error_t *err)
 {
 	const struct oci_linux *l = spec->linux_;
 
 	memset(plan, 0, sizeof(*plan));
 	if (l == NULL)
-		return berth_error_invalid(err, "config.json: .linux: required");
+		return berth_error_invalid(err, ".linux: required");
 	for (size_t i = 0; i < l->namespaces_len; i++) {
 		const struct oci_namespace *ns = &l->namespaces[i];
 		if (ns->path != NULL && ns->path[0] != '\0') {
@@ -37,21 +77,18 @@ int ns_plan_make(const struct oci_spec *spec, struct ns_plan *plan, berth_error_
 	}
 	plan->new_user = (plan->new_flags & CLONE_NEWUSER) != 0;
 	if (oci_spec_namespace(spec, OCI_NS_MOUNT) == NULL)
-		return berth_error_invalid(err,
-		                           "config.json: .linux.namespaces: a mount namespace is required");
+		return berth_error_invalid(err, ".linux.namespaces: a mount namespace is required");
 	if (plan->new_user && (l->uid_mappings_len == 0 || l->gid_mappings_len == 0))
-		return berth_error_invalid(err, "config.json: .linux.uidMappings: a new user namespace needs "
+		return berth_error_invalid(err, ".linux.uidMappings: a new user namespace needs "
 		                                "uidMappings and gidMappings");
 	if (!plan->new_user && (l->uid_mappings_len > 0 || l->gid_mappings_len > 0))
-		return berth_error_invalid(err,
-		                           "config.json: .linux.uidMappings: id mappings need a new user "
-		                           "namespace");
+		return berth_error_invalid(err, ".linux.uidMappings: id mappings need a new user "
+		                                "namespace");
 	if (l->time_offsets_len > 0 && !(plan->new_flags & CLONE_NEWTIME))
-		return berth_error_invalid(err,
-		                           "config.json: .linux.timeOffsets: time offsets need a new time "
-		                           "namespace");
+		return berth_error_invalid(err, ".linux.timeOffsets: time offsets need a new time "
+		                                "namespace");
 	plan->slow_path = plan->join_any || (plan->new_flags & CLONE_NEWTIME) != 0;
-	return 0;
+	return check_sysctls(spec, err);
 }
 
 static int write_map(pid_t pid, const char *file, const struct oci_id_mapping *m, size_t n,
@@ -121,7 +158,7 @@ int ns_write_time_offsets(const struct oci_linux *l, berth_error_t *err)
 		int w = snprintf(buf + len, sizeof(buf) - len, "%s %lld %u\n", t->clock, (long long)t->secs,
 		                 t->nanosecs);
 		if (w < 0 || (size_t)w >= sizeof(buf) - len)
-			return berth_error_invalid(err, "config.json: .linux.timeOffsets: too many entries");
+			return berth_error_invalid(err, ".linux.timeOffsets: too many entries");
 		len += (size_t)w;
 	}
 	if (len == 0)

@@ -378,3 +378,39 @@ int process_apply_identity(const struct oci_process *process, berth_error_t *err
 		return berth_error_sys(err, errno, "prctl PR_SET_NO_NEW_PRIVS");
 	return 0;
 }
+
+int process_default_home(struct oci_process *p, berth_error_t *err)
+{
+	cleanup_fclose FILE *f = NULL;
+	char line[1024], home[512] = "/", *entry;
+	char **env;
+
+	for (size_t i = 0; i < p->env_len; i++) {
+		if (strncmp(p->env[i], "HOME=", 5) == 0)
+			return 0;
+	}
+	f = fopen("/etc/passwd", "re");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *fields[7] = {0}, *tok = line;
+		int n = 0;
+		/* name:password:uid:gid:gecos:home:shell */
+		while (n < 7 && (fields[n] = strsep(&tok, ":\n")) != NULL)
+			n++;
+		if (n >= 6 && fields[2][0] != '\0' && strtoul(fields[2], NULL, 10) == p->user.uid &&
+		    fields[5][0] != '\0') {
+			snprintf(home, sizeof(home), "%s", fields[5]);
+			break;
+		}
+	}
+	if (asprintf(&entry, "HOME=%s", home) < 0)
+		return berth_error_sys(err, ENOMEM, "environment");
+	env = realloc(p->env, (p->env_len + 2) * sizeof(char *));
+	if (env == NULL) {
+		free(entry);
+		return berth_error_sys(err, ENOMEM, "environment");
+	}
+	env[p->env_len++] = entry;
+	env[p->env_len] = NULL;
+	p->env = env;
+	return 0;
+}

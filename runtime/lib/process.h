@@ -19,4 +19,8 @@ int process_find_executable(const struct oci_process *process, char **path_out, 
  * noNewPrivileges.  Unknown capability names are rejected with the name. */
 int process_apply_identity(const struct oci_process *process, berth_error_t *err);
 
+/* Adds HOME when the environment has none: the home directory of the
+ * process's uid in the current root's /etc/passwd, else "/" (as runc). */
+int process_default_home(struct oci_process *process, berth_error_t *err);
+
 #endif

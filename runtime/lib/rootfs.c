@@ -1,7 +1,7 @@
 /* The container's filesystem view, in three steps run by init inside its
  * new mount namespace (see rootfs.h for where the lead calls them):
  *
- *   prepare   1. "/" rprivate (or linux.rootfsPropagation) so nothing we do
+ *   prepare   1. "/" rslave (or linux.rootfsPropagation) so nothing we do
  *                reaches the host's mount namespace
  *             2. the parent mount of the rootfs private, so pivot_root works
  *             3. the rootfs bound onto itself: a mount point for pivot_root
@@ -128,16 +128,17 @@ static bool dev_is_bind_mounted(const struct oci_spec *spec)
 int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
 {
 	const char *prop_name = root_propagation_name(opts);
-	unsigned long prop = MS_PRIVATE | MS_REC;
+	unsigned long prop = MS_SLAVE | MS_REC;
 	cleanup_close int root_fd = -1;
 	struct mount_context ctx;
 
-	/* 1. Root propagation. */
+	/* 1. Root propagation: rslave unless asked otherwise, as runc, so that
+	 *    host mounts reach rslave binds but nothing flows back. */
 	if (prop_name != NULL && mount_propagation_from_name(prop_name, &prop, err) < 0)
 		return -1;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return berth_error_sys(err, errno, "set propagation of `/` to `%s`",
-		                       prop_name != NULL ? prop_name : "rprivate");
+		                       prop_name != NULL ? prop_name : "rslave");
 
 	/* 2. The parent of the rootfs private. */
 	if (make_parent_private(opts->rootfs, err) < 0)

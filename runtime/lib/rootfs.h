@@ -16,14 +16,14 @@
 
 struct rootfs_options {
 	const struct oci_spec *spec;
-	const char *rootfs;   /* absolute path of the rootfs on the host */
-	const char *bundle;   /* absolute; relative mount sources are relative to it */
-	bool no_pivot;        /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
+	const char *rootfs;     /* absolute path of the rootfs on the host */
+	const char *bundle;     /* absolute; relative mount sources are relative to it */
+	bool no_pivot;          /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
 	bool in_user_namespace; /* a new user namespace: devices are bind mounted, not mknod'ed */
 };
 
 /* 1. Before the createRuntime hooks: root propagation (rootfsPropagation or
- *    rprivate), bind the rootfs onto itself, every mount of config.json in
+ *    rslave), bind the rootfs onto itself, every mount of config.json in
  *    order with its options, /dev with the default devices and linux.devices,
  *    /dev symlinks (fd, stdin, stdout, stderr, ptmx -> pts/ptmx). */
 int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err);

@@ -447,10 +447,11 @@ int safe_path_mkdir_all(int root_fd, const char *path, mode_t mode, berth_error_
 	return fd;
 }
 
-int safe_path_create_file(int root_fd, const char *path, mode_t mode, berth_error_t *err)
+static int create_file(int root_fd, const char *path, mode_t mode, int depth, berth_error_t *err)
 {
 	cleanup_free char *parent = strdup(path);
 	cleanup_close int parent_fd = -1;
+	const char *name = path;
 	int fd;
 	char *slash;
 
@@ -468,7 +469,8 @@ int safe_path_create_file(int root_fd, const char *path, mode_t mode, berth_erro
 	slash = strrchr(parent, '/');
 	if (slash != NULL) {
 		*slash = '\0';
-		parent_fd = safe_path_mkdir_all(root_fd, parent, 0755, err);
+		name = path + (slash - parent) + 1;
+		parent_fd = safe_path_mkdir_all(root_fd, parent[0] != '\0' ? parent : "/", 0755, err);
 		if (parent_fd < 0)
 			return -1;
 	}
@@ -476,6 +478,21 @@ int safe_path_create_file(int root_fd, const char *path, mode_t mode, berth_erro
 	/* 3. The file itself, created empty through the safe resolution
 	 *    (a dangling symlink at the end is followed inside the root). */
 	fd = open_in_root(root_fd, path, O_CREAT | O_WRONLY, mode);
+	if (fd < 0 && errno == ENOENT && parent_fd >= 0 && depth < MAX_SYMLINKS) {
+		/* A dangling symlink whose target's directories are missing:
+		 * create them too, inside the root, as runc does. */
+		char target[PATH_MAX], next[2 * PATH_MAX + 2];
+		ssize_t n = readlinkat(parent_fd, name, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (target[0] == '/')
+				snprintf(next, sizeof(next), "%s", target);
+			else
+				snprintf(next, sizeof(next), "%s/%s", parent, target);
+			return create_file(root_fd, next, mode, depth + 1, err);
+		}
+		errno = ENOENT;
+	}
 	if (fd < 0)
 		return berth_error_sys(err, errno, "create `%s`", path);
 	close(fd);
@@ -483,4 +500,9 @@ int safe_path_create_file(int root_fd, const char *path, mode_t mode, berth_erro
 	if (fd < 0)
 		return berth_error_sys(err, errno, "create `%s`", path);
 	return fd;
+}
+
+int safe_path_create_file(int root_fd, const char *path, mode_t mode, berth_error_t *err)
+{
+	return create_file(root_fd, path, mode, 0, err);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -40,6 +41,28 @@ int terminal_setup(const struct oci_process *process, berth_error_t *err)
 			return berth_error_sys(err, errno, "dup pty to fd %d", fd);
 	}
 	return steal_fd(&master);
+}
+
+int terminal_bind_console(int master, berth_error_t *err)
+{
+	char name[64], target[64];
+	cleanup_close int fd = -1;
+
+	if (ptsname_r(master, name, sizeof(name)) != 0)
+		return berth_error_sys(err, errno, "pty name");
+	fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0 && errno != EEXIST)
+		return berth_error_sys(err, errno, "create `/dev/console`");
+	if (fd >= 0)
+		close(fd);
+	/* Mount through an fd of the node itself, never through a symlink. */
+	fd = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "open `/dev/console`");
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	if (mount(name, target, NULL, MS_BIND, NULL) < 0)
+		return berth_error_sys(err, errno, "bind `%s` to `/dev/console`", name);
+	return 0;
 }
 
 int terminal_connect_socket(const char *path, berth_error_t *err)

@@ -10,6 +10,8 @@
 /* In init, after pivot_root: opens a pty, makes its slave the controlling
  * terminal and stdin/stdout/stderr, sets consoleSize; returns the master fd. */
 int terminal_setup(const struct oci_process *process, berth_error_t *err);
+/* init only: the pty's slave bound onto /dev/console, as runc does. */
+int terminal_bind_console(int master, berth_error_t *err);
 /* Connects to the console socket at `path`. */
 int terminal_connect_socket(const char *path, berth_error_t *err);
 /* Sends the pty master over a connected console socket. */

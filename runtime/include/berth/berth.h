@@ -125,7 +125,7 @@ struct berth_exec_options {
  * of its namespaces and its cgroup.  Unless detach, waits for it and stores
  * its exit status (128+signal when killed). */
 BERTH_PUBLIC int berth_container_exec(const struct berth_context *ctx, const struct berth_exec_options *opts,
-				      int *exit_status, berth_error_t *err);
+                                      int *exit_status, berth_error_t *err);
 
 /* ---- cgroup-backed commands: pause, resume, ps, update, events, features ---- */
 
@@ -154,8 +154,8 @@ struct berth_update_options {
 
 /* update: applies new resources to the container's cgroup, then records
  * them in its stored config (later reads see them). */
-BERTH_PUBLIC int berth_container_update(const struct berth_context *ctx, const struct berth_update_options *opts,
-                                        berth_error_t *err);
+BERTH_PUBLIC int berth_container_update(const struct berth_context *ctx,
+                                        const struct berth_update_options *opts, berth_error_t *err);
 /* stats: the data object of runc's `events --stats` ({"cpu":..,"memory":..,
  * "pids":..,"blkio":..,"hugetlb":..}), JSON text; the caller frees it. */
 BERTH_PUBLIC int berth_container_stats(const struct berth_context *ctx, const char *id, char **json_out,
