@@ -4,5 +4,6 @@ liboci_a_SOURCES = \
 	oci-spec/util/error.c oci-spec/util/error.h \
 	oci-spec/util/cleanup.h \
 	oci-spec/util/fs.c oci-spec/util/fs.h \
+	oci-spec/util/socket.c oci-spec/util/socket.h \
 	oci-spec/oci_json.c oci-spec/oci_json.h \
 	oci-spec/runtime_spec.c oci-spec/runtime_spec.h

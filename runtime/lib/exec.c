@@ -290,24 +290,6 @@ static int keep_fds(unsigned int preserve, berth_error_t *err)
 	return 0;
 }
 
-static int load_seccomp(struct exec_ctx *ec, berth_error_t *err)
-{
-	int notify_fd = -1, ret;
-	struct sync_msg msg;
-
-	if (ec->seccomp == NULL)
-		return 0;
-	if (seccomp_filter_load(ec->seccomp, &notify_fd, err) < 0)
-		return -1;
-	if (notify_fd < 0)
-		return 0;
-	ret = sync_send(ec->sync_child, SYNC_SECCOMP, 0, NULL, notify_fd, err);
-	close(notify_fd);
-	if (ret < 0)
-		return -1;
-	return sync_expect(ec->sync_child, SYNC_SECCOMP_DONE, &msg, err);
-}
-
 /* The listener gets the container's state, as for init. */
 static int send_seccomp_fd(struct exec_ctx *ec, int fd, berth_error_t *err)
 {
@@ -347,8 +329,9 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 		child_fail(ec, &err);
 	/* As in init: the filter before the identity change unless
 	 * no_new_privs lets an unprivileged process load it. */
-	if ((!p->no_new_privileges && load_seccomp(ec, &err) < 0) || process_apply_identity(p, &err) < 0 ||
-	    (p->no_new_privileges && load_seccomp(ec, &err) < 0))
+	if ((!p->no_new_privileges && seccomp_filter_load_sync(ec->seccomp, ec->sync_child, &err) < 0) ||
+	    process_apply_identity(p, &err) < 0 ||
+	    (p->no_new_privileges && seccomp_filter_load_sync(ec->seccomp, ec->sync_child, &err) < 0))
 		child_fail(ec, &err);
 	execve(exe, p->args, p->env);
 	berth_error_sys(&err, errno, "exec `%s`", p->args[0]);

@@ -227,26 +227,6 @@ static int setup_listen_env(struct create_ctx *cc, berth_error_t *err)
 	return add_env(cc->spec->process, "LISTEN_PID=1", err);
 }
 
-/* A listener fd goes to the runtime, which hands it to listenerPath while
- * init waits. */
-static int load_seccomp(struct create_ctx *cc, berth_error_t *err)
-{
-	int notify_fd = -1, ret;
-	struct sync_msg msg;
-
-	if (cc->seccomp == NULL)
-		return 0;
-	if (seccomp_filter_load(cc->seccomp, &notify_fd, err) < 0)
-		return -1;
-	if (notify_fd < 0)
-		return 0;
-	ret = sync_send(cc->sync_init, SYNC_SECCOMP, 0, NULL, notify_fd, err);
-	close(notify_fd);
-	if (ret < 0)
-		return -1;
-	return sync_expect(cc->sync_init, SYNC_SECCOMP_DONE, &msg, err);
-}
-
 /* 9. Blocks until `start` opens the fifo for reading. */
 static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
 {
@@ -316,11 +296,11 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 		fail(cc, &err);
 	/* 8. Without no_new_privs the filter needs CAP_SYS_ADMIN: load it
 	 * before the identity change drops it; with it, after. */
-	if (!process->no_new_privileges && load_seccomp(cc, &err) < 0)
+	if (!process->no_new_privileges && seccomp_filter_load_sync(cc->seccomp, cc->sync_init, &err) < 0)
 		fail(cc, &err);
 	if (process_apply_identity(process, &err) < 0)
 		fail(cc, &err);
-	if (process->no_new_privileges && load_seccomp(cc, &err) < 0)
+	if (process->no_new_privileges && seccomp_filter_load_sync(cc->seccomp, cc->sync_init, &err) < 0)
 		fail(cc, &err);
 	/* 9. From here init outlives the runtime, which exits after create. */
 	prctl(PR_SET_PDEATHSIG, 0);

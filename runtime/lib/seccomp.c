@@ -9,6 +9,8 @@
  */
 #include "seccomp.h"
 #include "util/cleanup.h"
+#include "util/socket.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -489,66 +491,39 @@ static char *process_state_json(const char *metadata, const char *state_json, pi
 	return copy;
 }
 
-/* The whole of buf, the fd riding on the first byte. */
-static int send_with_fd(int sock, const char *buf, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	size_t done = 0;
-
-	while (done < len) {
-		struct iovec iov = {.iov_base = (char *)buf + done, .iov_len = len - done};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-		ssize_t n;
-
-		if (done == 0) {
-			struct cmsghdr *cmsg;
-			memset(&u, 0, sizeof(u));
-			msg.msg_control = u.buf;
-			msg.msg_controllen = sizeof(u.buf);
-			cmsg = CMSG_FIRSTHDR(&msg);
-			cmsg->cmsg_level = SOL_SOCKET;
-			cmsg->cmsg_type = SCM_RIGHTS;
-			cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-		}
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int seccomp_send_to_listener(const char *listener_path, int notify_fd, const char *listener_metadata,
                              const char *state_json, pid_t pid, berth_error_t *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	cleanup_free char *doc = NULL;
 	cleanup_close int sock = -1;
-	int r;
 
-	if (strlen(listener_path) >= sizeof(addr.sun_path))
-		return berth_error_invalid(err, "seccomp listener `%s`: path too long", listener_path);
-	memcpy(addr.sun_path, listener_path, strlen(listener_path) + 1);
 	doc = process_state_json(listener_metadata, state_json, pid, err);
 	if (doc == NULL)
 		return -1;
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sock = socket_connect_unix(listener_path, "seccomp listener", err);
 	if (sock < 0)
-		return berth_error_sys(err, errno, "seccomp listener: socket");
-	do
-		r = connect(sock, (struct sockaddr *)&addr, sizeof(addr));
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return berth_error_sys(err, errno, "connect to seccomp listener `%s`", listener_path);
-	if (send_with_fd(sock, doc, strlen(doc), notify_fd) < 0)
+		return -1;
+	if (socket_send_with_fd(sock, doc, strlen(doc), notify_fd) < 0)
 		return berth_error_sys(err, errno, "send to seccomp listener `%s`", listener_path);
 	return 0;
+}
+
+int seccomp_filter_load_sync(struct seccomp_filter *f, int sync_sock, berth_error_t *err)
+{
+	int notify_fd = -1, ret;
+	struct sync_msg msg;
+
+	if (f == NULL)
+		return 0;
+	if (seccomp_filter_load(f, &notify_fd, err) < 0)
+		return -1;
+	if (notify_fd < 0)
+		return 0;
+	ret = sync_send(sync_sock, SYNC_SECCOMP, 0, NULL, notify_fd, err);
+	close(notify_fd);
+	if (ret < 0)
+		return -1;
+	return sync_expect(sync_sock, SYNC_SECCOMP_DONE, &msg, err);
 }
 
 /* ---- lists for features ---- */

@@ -74,6 +74,10 @@ int seccomp_filter_build(const struct oci_seccomp *spec, struct seccomp_filter *
  * by the caller) when the filter has a NOTIFY rule, -1 otherwise. */
 int seccomp_filter_load(struct seccomp_filter *f, int *notify_fd_out, berth_error_t *err);
 /* Whether the filter has a SCMP_ACT_NOTIFY rule (load will give a listener fd). */
+/* In init or an exec'd process: loads the filter (NULL: nothing to do) and
+ * hands a listener fd to the runtime over the sync socket (SYNC_SECCOMP),
+ * waiting until it was passed on to listenerPath. */
+int seccomp_filter_load_sync(struct seccomp_filter *f, int sync_sock, berth_error_t *err);
 bool seccomp_filter_has_notify(const struct seccomp_filter *f);
 void seccomp_filter_free(struct seccomp_filter *f);
 

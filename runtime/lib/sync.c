@@ -1,5 +1,6 @@
 #include "sync.h"
 #include "util/cleanup.h"
+#include "util/socket.h"
 
 #include <errno.h>
 #include <string.h>
@@ -10,12 +11,6 @@
 int sync_send(int sock, enum sync_type type, int32_t value, const char *text, int fd, berth_error_t *err)
 {
 	struct sync_msg msg = {.type = type, .value = value};
-	struct iovec iov;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = {0};
 	size_t len = offsetof(struct sync_msg, text);
 
 	if (text != NULL) {
@@ -24,27 +19,9 @@ int sync_send(int sock, enum sync_type type, int32_t value, const char *text, in
 		msg.text[n] = '\0';
 		len += n + 1;
 	}
-	iov.iov_base = &msg;
-	iov.iov_len = len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = control.buf;
-		mh.msg_controllen = sizeof(control.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	for (;;) {
-		if (sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return berth_error_sys(err, errno, "send sync message %d", (int)type);
-	}
+	if (socket_send_with_fd(sock, &msg, len, fd) < 0)
+		return berth_error_sys(err, errno, "send sync message %d", (int)type);
+	return 0;
 }
 
 int sync_recv(int sock, struct sync_msg *msg, int *fd_out, berth_error_t *err)

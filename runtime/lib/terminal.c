@@ -1,6 +1,7 @@
 #include "terminal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,43 +68,16 @@ int terminal_bind_console(int master, berth_error_t *err)
 
 int terminal_connect_socket(const char *path, berth_error_t *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	cleanup_close int sock = -1;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return berth_error_invalid(err, "console socket path too long: `%s`", path);
-	strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return berth_error_sys(err, errno, "console socket");
-	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		return berth_error_sys(err, errno, "connect to console socket `%s`", path);
-	return steal_fd(&sock);
+	return socket_connect_unix(path, "console socket", err);
 }
 
 int terminal_send_master(int sock, int master, berth_error_t *err)
 {
-	char name[] = "/dev/ptmx";
-	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
+	/* The payload is the pty's name, as runc sends it. */
+	static const char name[] = "/dev/ptmx";
 
-	memset(&control, 0, sizeof(control));
-	mh.msg_control = control.buf;
-	mh.msg_controllen = sizeof(control.buf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR)
-			return berth_error_sys(err, errno, "send pty to console socket");
-	}
+	if (socket_send_with_fd(sock, name, sizeof(name) - 1, master) < 0)
+		return berth_error_sys(err, errno, "send pty to console socket");
 	return 0;
 }
 
