@@ -192,3 +192,13 @@ not propagated"
 	assert_output content
 	assert_equal "$(cat "$TEST_DIR/host-file")" secret
 }
+
+@test "--no-pivot: the rootfs becomes / by MS_MOVE and chroot, with the config's mounts in it" {
+	echo inside >"$ROOTFS/marker"
+	set_args /bin/sh -c 'cat /marker && test ! -e "$0" && echo no-host-path && /bin/berth-probe stat /proc/self' "$TEST_DIR"
+	run --separate-stderr berth run --no-pivot --bundle "$BUNDLE" ctr </dev/null
+	assert_success
+	assert_equal "${lines[0]}" inside
+	assert_equal "${lines[1]}" no-host-path
+	assert_equal "${lines[2]%% *}" symlink
+}
