@@ -1255,3 +1255,39 @@ char **cg_hugepage_sizes(void)
 	}
 	return v;
 }
+
+int cgroup_open_sub(const struct cgroup *cg, const char *sub, struct cgroup **out, berth_error_t *err)
+{
+	const char *colon = strchr(sub, ':'), *rel = colon != NULL ? colon + 1 : sub;
+	size_t ctrl_len = colon != NULL ? (size_t)(colon - sub) : 0;
+	char *path = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (rel[0] == '\0' || strstr(rel, "..") != NULL)
+		return berth_error_invalid(err, "invalid sub-cgroup `%s`", sub);
+	while (*rel == '/')
+		rel++;
+	f = open_memstream(&path, &len);
+	if (f == NULL)
+		return berth_error_sys(err, errno, "sub-cgroup");
+	/* Every hierarchy keeps the container's cgroup, and the one named (all
+	 * of them without a controller) goes one level down. */
+	for (int c = 0; c < CG_V1_N; c++) {
+		bool named;
+		if (cg->v1_rel[c] == NULL)
+			continue;
+		named = colon == NULL || (strlen(cgroup_ctrl_name(c)) == ctrl_len &&
+		                          strncmp(cgroup_ctrl_name(c), sub, ctrl_len) == 0);
+		fprintf(f, "%s%s:%s%s%s", ftell(f) > 0 ? ";" : "", cgroup_ctrl_name(c), cg->v1_rel[c],
+		        named ? "/" : "", named ? rel : "");
+	}
+	if (cg->v2_rel != NULL)
+		fprintf(f, "%s:%s%s%s", ftell(f) > 0 ? ";" : "", cg->v2_rel, colon == NULL ? "/" : "",
+		        colon == NULL ? rel : "");
+	fclose(f);
+	ret = cgroup_open_path(path, out, err);
+	free(path);
+	return ret;
+}

@@ -50,6 +50,10 @@ int cgroup_open_path(const char *path, struct cgroup **out, berth_error_t *err);
  * "cpu:/abc;memory:/x/abc;:/abc" ("" names the v2 hierarchy).
  * cgroup_open_path() takes either form. */
 const char *cgroup_path(const struct cgroup *cg);
+/* A sub-cgroup (that must exist) of a container's cgroup, for exec --cgroup:
+ * "path" goes below the cgroup in every hierarchy, "controller:path" only in
+ * that controller's. */
+int cgroup_open_sub(const struct cgroup *cg, const char *sub, struct cgroup **out, berth_error_t *err);
 void cgroup_free(struct cgroup *cg);
 
 /* mkdir in every hierarchy, then linux.resources applied (error names the

@@ -222,11 +222,16 @@ static int load(const struct berth_context *ctx, struct exec_ctx *ec, berth_erro
 	if (ec->c->spec->linux_->seccomp != NULL &&
 	    seccomp_filter_build(ec->c->spec->linux_->seccomp, &ec->seccomp, err) < 0)
 		return -1;
-	if (o->cgroup != NULL && o->cgroup[0] != '\0')
-		return berth_error_set(err, BERTH_ERR_UNSUPPORTED, 0,
-		                       "exec --cgroup `%s`: sub-cgroups are not "
-		                       "supported yet",
-		                       o->cgroup);
+	if (o->cgroup != NULL && o->cgroup[0] != '\0') {
+		struct cgroup *sub = NULL;
+		if (ec->cgroup == NULL)
+			return berth_error_invalid(err, "exec --cgroup `%s`: the container has no cgroup",
+			                           o->cgroup);
+		if (cgroup_open_sub(ec->cgroup, o->cgroup, &sub, err) < 0)
+			return -1;
+		cgroup_free(ec->cgroup);
+		ec->cgroup = sub;
+	}
 	return 0;
 }
 
