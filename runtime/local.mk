@@ -29,3 +29,4 @@ berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/c
 	runtime/cli/cmd_simple.c runtime/cli/cmd_list.c runtime/cli/cmd_exec.c
 berth_SOURCES += runtime/cli/cmd_manage.c
 berth_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)
+libberth_a_SOURCES += runtime/lib/security.c runtime/lib/security.h

@@ -59,3 +59,11 @@ tests_unit_test_seccomp_SOURCES = tests/unit/test_seccomp.c
 tests_unit_test_seccomp_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)
 tests_helpers_seccomp_agent_SOURCES = tests/helpers/seccomp_agent.c
 tests_helpers_seccomp_agent_LDADD = $(SECCOMP_LIBS)
+
+# Unit tests: security.c (cpu lists, personality values, the SELinux mount
+# option, LSM labels on a host without them; affinity and scheduling applied
+# in forked children).
+check_PROGRAMS += tests/unit/test-security
+TESTS += tests/unit/test-security
+tests_unit_test_security_SOURCES = tests/unit/test_security.c
+tests_unit_test_security_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
