@@ -29,6 +29,11 @@
  *   listen-fds          "LISTEN_FDS=..", "LISTEN_PID=..", then "fd N TARGET" for each open fd >= 3
  *   uptime              the whole seconds of /proc/uptime
  *   clock NAME          the whole seconds of clock_gettime(CLOCK_MONOTONIC|CLOCK_BOOTTIME)
+ *   personality         personality(0xffffffff) as 0x%08lx
+ *   ioprio              "CLASS PRIO" of ioprio_get(IOPRIO_WHO_PROCESS, 0); CLASS is NONE, RT, BE or IDLE
+ *   sched               "policy=NAME flags=0xF nice=N priority=P" from sched_getattr (policy without
+ *                       SCHED_), then "runtime=R deadline=D period=P" when the policy is DEADLINE
+ *   affinity            the Cpus_allowed_list value of /proc/self/status
  *
  * Errors go to stderr as "berth-probe: SUBCOMMAND: message" with exit status 1.
  */
@@ -41,9 +46,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
@@ -413,6 +421,51 @@ static int do_uptime(void)
 	return 0;
 }
 
+static int do_personality(void)
+{
+	int p = personality(0xffffffff);
+	if (p < 0)
+		return fail("personality");
+	printf("0x%08x\n", (unsigned)p);
+	return 0;
+}
+
+static int do_ioprio(void)
+{
+	static const char *const classes[] = {"NONE", "RT", "BE", "IDLE"};
+	long v = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+	if (v < 0)
+		return fail("ioprio_get");
+	unsigned long cls = (unsigned long)v >> 13;
+	printf("%s %ld\n", cls < 4 ? classes[cls] : "?", v & 0x1fff);
+	return 0;
+}
+
+/* struct sched_attr of <linux/sched/types.h> */
+struct probe_sched_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+	uint32_t util_min, util_max;
+};
+
+static int do_sched(void)
+{
+	static const char *const policies[] = {"OTHER", "FIFO", "RR", "BATCH", "ISO", "IDLE", "DEADLINE"};
+	struct probe_sched_attr a;
+	memset(&a, 0, sizeof(a));
+	if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof(a), 0) < 0)
+		return fail("sched_getattr");
+	printf("policy=%s flags=0x%llx nice=%d priority=%u\n", a.policy < 7 ? policies[a.policy] : "?",
+	       (unsigned long long)a.flags, (int)a.nice, a.priority);
+	if (a.policy == 6)
+		printf("runtime=%llu deadline=%llu period=%llu\n", (unsigned long long)a.runtime,
+		       (unsigned long long)a.deadline, (unsigned long long)a.period);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -485,7 +538,16 @@ int main(int argc, char **argv)
 		rc = do_uptime();
 	else if (strcmp(cmd, "clock") == 0 && nargs == 1)
 		rc = do_clock(args[0]);
-	else
+	else if (strcmp(cmd, "personality") == 0)
+		rc = do_personality();
+	else if (strcmp(cmd, "ioprio") == 0)
+		rc = do_ioprio();
+	else if (strcmp(cmd, "sched") == 0)
+		rc = do_sched();
+	else if (strcmp(cmd, "affinity") == 0) {
+		static const char *const keys[] = {"Cpus_allowed_list", NULL};
+		rc = status_lines(keys, 1);
+	} else
 		rc = usage();
 	if (fflush(stdout) != 0 && rc == 0)
 		rc = fail("stdout");
