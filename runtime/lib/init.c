@@ -12,8 +12,9 @@
  *   5. pivot_root, then sysctl, masked and read-only paths, read-only root
  *   6. the terminal (pty master sent to the runtime)
  *   7. rlimits, oom score, lookup of the program, fds for the container
- *   8. seccomp (before or after the identity change: see there), user,
- *      groups, capabilities, no_new_privs
+ *   8. personality, ioPriority, scheduler, AppArmor profile, SELinux exec
+ *      label (security.h); seccomp (before or after the identity change:
+ *      see there), user, groups, capabilities, no_new_privs
  *   9. SYNC_READY, then block on exec.fifo until `start`
  *  10. startContainer hooks, execve
  * Any error goes to the runtime as SYNC_ERROR and init exits.
@@ -21,6 +22,7 @@
 #include "create.h"
 #include "hooks.h"
 #include "process.h"
+#include "security.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util/cleanup.h"
@@ -294,8 +296,15 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	    process_find_executable(process, &exe, &err) < 0 || setup_listen_env(cc, &err) < 0 ||
 	    process_default_home(process, &err) < 0 || setup_fds(cc, &err) < 0)
 		fail(cc, &err);
-	/* 8. Without no_new_privs the filter needs CAP_SYS_ADMIN: load it
-	 * before the identity change drops it; with it, after. */
+	/* 8. The attributes that may need privileges and syscalls the filter
+	 * may deny come first. Without no_new_privs the filter needs
+	 * CAP_SYS_ADMIN: load it before the identity change drops it; with
+	 * it, after. */
+	if (security_apply_personality(cc->spec->linux_, &err) < 0 ||
+	    security_apply_scheduling(process, &err) < 0 ||
+	    security_set_apparmor_profile(process->apparmor_profile, &err) < 0 ||
+	    security_set_exec_label(process->selinux_label, &err) < 0)
+		fail(cc, &err);
 	if (!process->no_new_privileges && seccomp_filter_load_sync(cc->seccomp, cc->sync_init, &err) < 0)
 		fail(cc, &err);
 	if (process_apply_identity(process, &err) < 0)

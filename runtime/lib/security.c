@@ -262,6 +262,15 @@ int security_apply_cpu_affinity(const char *cpus, berth_error_t *err)
 	return 0;
 }
 
+int security_apply_exec_cpu_affinity(const struct oci_exec_cpu_affinity *a, bool final, berth_error_t *err)
+{
+	if (a == NULL)
+		return 0;
+	if (security_apply_cpu_affinity(final ? a->final : a->initial, err) < 0)
+		return berth_error_prefix(err, ".process.execCPUAffinity.%s", final ? "final" : "initial");
+	return 0;
+}
+
 /* SELinux */
 
 static int selinux_override = -1;

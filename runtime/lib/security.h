@@ -46,6 +46,9 @@ int security_apply_scheduling(const struct oci_process *p, berth_error_t *err);
 int security_parse_cpu_list(const char *cpus, cpu_set_t *set, berth_error_t *err);
 /* sched_setaffinity(0) to the cpus of the list; NULL is a no-op. */
 int security_apply_cpu_affinity(const char *cpus, berth_error_t *err);
+/* process.execCPUAffinity's .initial (final false) or .final list, with the
+ * field named in errors; a NULL affinity or list is a no-op. */
+int security_apply_exec_cpu_affinity(const struct oci_exec_cpu_affinity *a, bool final, berth_error_t *err);
 
 /* SELinux: setexeccon(label), so that the next execve runs in that
  * context. NULL or "" is a no-op; so is any label when SELinux is disabled
