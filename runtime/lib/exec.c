@@ -7,8 +7,10 @@
  *   3. joiner: setns into every namespace of init at once (a pidfd), or one
  *      by one through /proc/<pid>/ns (user first); fork the process, which
  *      is then in the container's pid namespace; report its pid; exit
- *   4. process: new session, pty (sent as SYNC_PTY), rlimits, program lookup,
- *      fds, identity and capabilities, execve
+ *   4. process: execCPUAffinity.initial, new session, pty (sent as
+ *      SYNC_PTY), rlimits, program lookup, fds, personality, ioPriority,
+ *      scheduler, LSM labels, execCPUAffinity.final, identity and
+ *      capabilities, execve
  *   5. runtime: pid file, pty to the console socket, then (unless detached)
  *      wait, forwarding signals
  *
@@ -20,6 +22,7 @@
 #include "cgroup.h"
 #include "process.h"
 #include "seccomp.h"
+#include "security.h"
 #include "state.h"
 #include "supervise.h"
 #include "sync.h"
@@ -319,6 +322,8 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 	struct oci_process *p = ec->process;
 
 	prctl(PR_SET_NAME, "berth:[exec]");
+	if (security_apply_exec_cpu_affinity(p->exec_cpu_affinity, false, &err) < 0)
+		child_fail(ec, &err);
 	if (setsid() < 0) {
 		berth_error_sys(&err, errno, "setsid");
 		child_fail(ec, &err);
@@ -331,6 +336,12 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 	}
 	if (process_apply_limits(p, &err) < 0 || process_default_home(p, &err) < 0 ||
 	    process_find_executable(p, &exe, &err) < 0 || keep_fds(ec->opts->preserve_fds, &err) < 0)
+		child_fail(ec, &err);
+	if (security_apply_personality(ec->c->spec->linux_, &err) < 0 ||
+	    security_apply_scheduling(p, &err) < 0 ||
+	    security_set_apparmor_profile(p->apparmor_profile, &err) < 0 ||
+	    security_set_exec_label(p->selinux_label, &err) < 0 ||
+	    security_apply_exec_cpu_affinity(p->exec_cpu_affinity, true, &err) < 0)
 		child_fail(ec, &err);
 	/* As in init: the filter before the identity change unless
 	 * no_new_privs lets an unprivileged process load it. */
