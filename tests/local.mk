@@ -68,3 +68,13 @@ check_PROGRAMS += tests/unit/test-security
 TESTS += tests/unit/test-security
 tests_unit_test_security_SOURCES = tests/unit/test_security.c
 tests_unit_test_security_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+
+# Real engines running berth (containerd with its runc shim, podman with
+# conmon; .ci/install-deps installs them) and the runc command-line details
+# they rely on.
+BERTH_COMPAT_TESTS = \
+	tests/integration/compat.bats \
+	tests/integration/containerd.bats \
+	tests/integration/podman.bats
+TESTS += $(BERTH_COMPAT_TESTS)
+EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat_helpers.bash
