@@ -22,7 +22,7 @@ setup_file() {
 	CTD_DIR=$(mktemp -d /tmp/berth-containerd.XXXXXX)
 	chmod 0755 "$CTD_DIR"
 	CTD_SOCK=$CTD_DIR/containerd.sock
-	CTD_NS=berth-test-$$
+	CTD_NS=berth-ctd-$$
 	export CTD_DIR CTD_SOCK CTD_NS
 	cat >"$CTD_DIR/config.toml" <<-EOF
 		version = 2
