@@ -4,6 +4,7 @@ libberth_a_SOURCES = \
 	runtime/include/berth/berth.h \
 	runtime/lib/rootfs.c runtime/lib/rootfs.h \
 	runtime/lib/mounts.c runtime/lib/mounts.h \
+	runtime/lib/copyup.c runtime/lib/copyup.h \
 	runtime/lib/devices.c runtime/lib/devices.h \
 	runtime/lib/safe_path.c runtime/lib/safe_path.h \
 	runtime/lib/process.c runtime/lib/process.h \

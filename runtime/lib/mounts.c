@@ -38,6 +38,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "copyup.h"
 #include "safe_path.h"
 #include "util/cleanup.h"
 
@@ -397,13 +398,17 @@ static int mount_fs(const struct mount_context *ctx, const struct oci_mount *m, 
 	char p[32];
 
 	/* 1. The target directory. */
-	if (o->tmpcopyup)
-		return berth_error_set(err, BERTH_ERR_UNSUPPORTED, 0,
-		                       "mount `%s` to `%s`: mount option `tmpcopyup` is not supported",
-		                       source, m->destination);
 	target = safe_path_mkdir_all(ctx->root_fd, m->destination, 0755, err);
 	if (target < 0)
 		return berth_error_prefix(err, "mount `%s` to `%s`", source, m->destination);
+	if (o->tmpcopyup) {
+		if (m->type == NULL || strcmp(m->type, "tmpfs") != 0)
+			return berth_error_invalid(err, "mount `%s` to `%s`: tmpcopyup needs a tmpfs", source,
+			                           m->destination);
+		if (copyup_mount_tmpfs(target, source, o->data, o->flags, err) < 0)
+			return berth_error_prefix(err, "mount `%s` to `%s`", source, m->destination);
+		goto after;
+	}
 
 	/* 2. The mount; a user namespace may refuse proc, sysfs and mqueue. */
 	if (mount(source, mount_fd_path(target, p), m->type, o->flags, o->data) < 0) {
@@ -418,6 +423,7 @@ static int mount_fs(const struct mount_context *ctx, const struct oci_mount *m, 
 		return berth_error_sys(err, saved, "mount `%s` to `%s`", source, m->destination);
 	}
 
+after:
 	/* 3. Propagation and recursive attributes on the new mount. */
 	if (o->propagation == 0 && o->rec_attr_set == 0 && o->rec_attr_clr == 0)
 		return 0;
