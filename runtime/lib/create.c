@@ -162,6 +162,26 @@ static int prepare_channels(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 }
 
+/* Two containers in one cgroup would limit, freeze and kill each other: a
+ * cgroup that already holds processes is refused (as runc 1.2 does). */
+static int check_cgroup_unused(struct cgroup *cg, berth_error_t *err)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+	berth_error_t missing = NULL;
+
+	if (cgroup_pids(cg, &pids, &n, &missing) < 0) {
+		berth_error_free(&missing); /* not there yet: the usual case */
+		return 0;
+	}
+	free(pids);
+	if (n > 0)
+		return berth_error_set(err, BERTH_ERR_EXISTS, 0,
+		                       "cgroup `%s` is not empty: %zu processes of something else are in it",
+		                       cgroup_path(cg), n);
+	return 0;
+}
+
 /* 2b. The cgroup, made and configured before init exists. */
 static int prepare_cgroup(struct create_ctx *cc, berth_error_t *err)
 {
@@ -175,7 +195,10 @@ static int prepare_cgroup(struct create_ctx *cc, berth_error_t *err)
 	    .devices_len = l->devices_len,
 	};
 
-	if (cgroup_open(&config, &cc->cgroup, err) < 0 || cgroup_create(cc->cgroup, l->resources, err) < 0)
+	if (cgroup_open(&config, &cc->cgroup, err) < 0 || check_cgroup_unused(cc->cgroup, err) < 0)
+		return -1;
+	cc->cgroup_owned = true; /* from here a failure removes it */
+	if (cgroup_create(cc->cgroup, l->resources, err) < 0)
 		return -1;
 	cc->c->cgroup = strdup(cgroup_path(cc->cgroup));
 	if (cc->c->cgroup == NULL)
@@ -415,7 +438,7 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 fail:
 	kill_init(cc, child);
-	if (cc->cgroup != NULL)
+	if (cc->cgroup_owned)
 		cgroup_destroy(cc->cgroup, NULL);
 	state_remove(cc->c, NULL);
 	return berth_error_prefix(err, "create container `%s`", cc->opts->id);

@@ -18,6 +18,7 @@ struct create_ctx {
 	const struct berth_create_options *opts;
 	struct container *c;
 	struct cgroup *cgroup;
+	bool cgroup_owned; /* ours to remove if create fails */
 	struct seccomp_filter *seccomp; /* compiled before the clone; NULL: none */
 	struct oci_spec *spec;
 	struct ns_plan plan;

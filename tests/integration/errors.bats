@@ -99,3 +99,22 @@ expect_create_error() {
 	assert_equal "$(state_field ctr pid)" "$pid"
 	pid_alive "$pid" || fail "the first container's init died"
 }
+
+@test "a cgroup that already holds another container's processes is refused and left alone" {
+	local cg="/berth-test-shared-$$-$BATS_TEST_NUMBER"
+	update_config '.linux.cgroupsPath = $cg' --arg cg "$cg"
+	set_args /bin/sleep 100
+	run_detached first
+	[ "$status" -eq 0 ]
+	local first_pid
+	first_pid=$(state_field first pid)
+	run --separate-stderr berth create --bundle "$BUNDLE" second
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cgroup \`$cg\` is not empty"* ]] || fail "unexpected error: $stderr"
+	# the first container and its cgroup are untouched
+	assert_equal "$(state_field first status)" running
+	grep -qx "$first_pid" "/sys/fs/cgroup/pids$cg/cgroup.procs"
+	[ ! -d "$BERTH_ROOT/second" ]
+	berth delete --force first
+	[ ! -d "/sys/fs/cgroup/pids$cg" ]
+}
