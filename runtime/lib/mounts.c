@@ -40,6 +40,7 @@
 
 #include "copyup.h"
 #include "safe_path.h"
+#include "security.h"
 #include "util/cleanup.h"
 
 #ifndef MS_NOSYMFOLLOW
@@ -814,7 +815,14 @@ int mounts_mount_entry(const struct mount_context *ctx, const struct oci_mount *
 		cleanup_close int target = safe_path_mkdir_all(ctx->root_fd, m->destination, 0755, err);
 		rc = target < 0 ? -1 : mount_host_instance(ctx, "/sys", target, m->destination, &o, err);
 	} else {
-		rc = mount_fs(ctx, m, &o, err);
+		/* The SELinux mount label goes to the file systems made here
+		 * (a no-op without SELinux). */
+		rc = 0;
+		if ((is_type(m, "tmpfs") || is_type(m, "devpts") || is_type(m, "mqueue")) &&
+		    ctx->spec->linux_ != NULL)
+			rc = security_mount_label_option(ctx->spec->linux_->mount_label, &o.data, err);
+		if (rc == 0)
+			rc = mount_fs(ctx, m, &o, err);
 	}
 	mount_options_free(&o);
 	return rc;
