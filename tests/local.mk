@@ -21,7 +21,8 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/manage.bats \
 	tests/integration/process_attrs.bats \
 	tests/integration/security.bats \
-	tests/integration/escapes.bats
+	tests/integration/escapes.bats \
+	tests/integration/rootless.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run
