@@ -18,7 +18,7 @@ struct create_ctx {
 	const struct berth_create_options *opts;
 	struct container *c;
 	struct cgroup *cgroup;
-	bool cgroup_owned; /* ours to remove if create fails */
+	bool cgroup_owned;              /* ours to remove if create fails */
 	struct seccomp_filter *seccomp; /* compiled before the clone; NULL: none */
 	struct oci_spec *spec;
 	struct ns_plan plan;
@@ -40,6 +40,8 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast);
 /* Runs in the stage-1 child of the slow path; never returns. */
 __attribute__((noreturn)) void init_stage1(struct create_ctx *cc);
 
+/* Makes fds[0..2] (when >= 0) the process's stdin, stdout and stderr. */
+int stdio_from(const int fds[3], berth_error_t *err);
 /* The whole of `create`; on success cc->c holds the container, its init
  * waits on the fifo, and (for run) cc->sync_rt is still open. */
 int create_container(struct create_ctx *cc, berth_error_t *err);

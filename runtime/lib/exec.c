@@ -20,6 +20,7 @@
  */
 #include "berth/berth.h"
 #include "cgroup.h"
+#include "create.h"
 #include "process.h"
 #include "seccomp.h"
 #include "security.h"
@@ -323,6 +324,8 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 
 	prctl(PR_SET_NAME, "berth:[exec]");
 	if (security_apply_exec_cpu_affinity(p->exec_cpu_affinity, false, &err) < 0)
+		child_fail(ec, &err);
+	if (ec->opts->use_stdio_fds && stdio_from(ec->opts->stdio_fds, &err) < 0)
 		child_fail(ec, &err);
 	if (setsid() < 0) {
 		berth_error_sys(&err, errno, "setsid");

@@ -261,6 +261,18 @@ static int start_hooks(struct create_ctx *cc, berth_error_t *err)
 	return hooks_run(h->start_container, h->start_container_len, "startContainer", state, err);
 }
 
+/* The supervisor's stdio fds become 0, 1 and 2. */
+int stdio_from(const int fds[3], berth_error_t *err)
+{
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] < 0 || fds[i] == i)
+			continue;
+		if (dup2(fds[i], i) < 0)
+			return berth_error_sys(err, errno, "stdio fd %d", i);
+	}
+	return 0;
+}
+
 __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 {
 	berth_error_t err = NULL;
@@ -273,6 +285,8 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	}
 	cc->sync_rt = -1;
 	prctl(PR_SET_NAME, "berth:[init]");
+	if (cc->opts->use_stdio_fds && stdio_from(cc->opts->stdio_fds, &err) < 0)
+		fail(cc, &err);
 	/* Until create returns, init must not outlive a killed runtime. */
 	if (fast)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -55,6 +55,10 @@ struct berth_create_options {
 	bool no_new_keyring;
 	unsigned int preserve_fds; /* pass fds 3 .. 3+n-1 to the container */
 	bool detach;               /* run only: return once the container started */
+	/* With use_stdio_fds, the container's stdin, stdout and stderr are these
+	 * fds (a supervisor's pipes or fifos) instead of the caller's own. */
+	bool use_stdio_fds;
+	int stdio_fds[3];
 };
 
 /* create: sets up the container and leaves its init waiting for start. */
@@ -119,6 +123,8 @@ struct berth_exec_options {
 	unsigned int preserve_fds;
 	const char *cgroup; /* a sub-cgroup of the container's to join ("path" or "controller:path") */
 	bool ignore_paused;
+	bool use_stdio_fds; /* as in berth_create_options */
+	int stdio_fds[3];
 };
 
 /* exec: runs a new process in a created or running container, in every one
