@@ -191,6 +191,9 @@ static int reap_mode(char **argv)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
+		/* a background job's SIGINT is ignored: give the command the default */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "rusage: exec `%s`: %s\n", argv[0], strerror(errno));
 		_exit(127);
