@@ -384,8 +384,31 @@ static int serve_init(struct create_ctx *cc, pid_t child, berth_error_t *err)
 }
 
 /* 6. Record the container. */
+/* Rootless, the cgroup may not have been made: record it only if init is
+ * really in it, or delete and kill --all would act on a stranger's. */
+static void check_rootless_cgroup(struct create_ctx *cc)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+	bool found = false;
+	berth_error_t ignored = NULL;
+
+	if (geteuid() == 0 || cc->c->cgroup == NULL)
+		return;
+	if (cgroup_pids(cc->cgroup, &pids, &n, &ignored) == 0)
+		for (size_t i = 0; i < n && !found; i++)
+			found = pids[i] == cc->init_pid;
+	berth_error_free(&ignored);
+	free(pids);
+	if (!found) {
+		free(cc->c->cgroup);
+		cc->c->cgroup = NULL;
+	}
+}
+
 static int record(struct create_ctx *cc, berth_error_t *err)
 {
+	check_rootless_cgroup(cc);
 	cc->c->pid = cc->init_pid;
 	cc->c->start_time = state_pid_start_time(cc->init_pid);
 	if (cc->c->start_time == 0)

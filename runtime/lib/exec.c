@@ -287,18 +287,6 @@ static int join_namespaces(pid_t pid, berth_error_t *err)
 	return 0;
 }
 
-static int keep_fds(unsigned int preserve, berth_error_t *err)
-{
-	for (unsigned int fd = 3; fd < 3 + preserve; fd++) {
-		int flags = fcntl((int)fd, F_GETFD);
-		if (flags >= 0 && fcntl((int)fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-			return berth_error_sys(err, errno, "preserve fd %u", fd);
-	}
-	if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		return berth_error_sys(err, errno, "close_range");
-	return 0;
-}
-
 /* The listener gets the container's state, as for init. */
 static int send_seccomp_fd(struct exec_ctx *ec, int fd, berth_error_t *err)
 {
@@ -323,6 +311,7 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 	struct oci_process *p = ec->process;
 
 	prctl(PR_SET_NAME, "berth:[exec]");
+	signals_reset();
 	if (security_apply_exec_cpu_affinity(p->exec_cpu_affinity, false, &err) < 0)
 		child_fail(ec, &err);
 	if (ec->opts->use_stdio_fds && stdio_from(ec->opts->stdio_fds, &err) < 0)
@@ -338,7 +327,8 @@ __attribute__((noreturn)) static void exec_process(struct exec_ctx *ec)
 		close(master);
 	}
 	if (process_apply_limits(p, &err) < 0 || process_default_home(p, &err) < 0 ||
-	    process_find_executable(p, &exe, &err) < 0 || keep_fds(ec->opts->preserve_fds, &err) < 0)
+	    process_find_executable(p, &exe, &err) < 0 ||
+	    process_keep_fds(ec->opts->preserve_fds, &ec->sync_child, 1, &err) < 0)
 		child_fail(ec, &err);
 	if (security_apply_personality(ec->c->spec->linux_, &err) < 0 ||
 	    security_apply_scheduling(p, &err) < 0 ||

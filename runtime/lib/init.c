@@ -182,26 +182,11 @@ static int setup_terminal(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 }
 
-/* 7. Only 0-2 and the fds passed on survive the exec: everything above is
- * close-on-exec, the passed ones are not. */
+/* 7. Only 0-2, the fds passed on, and our channels (close-on-exec) stay. */
 static int setup_fds(struct create_ctx *cc, berth_error_t *err)
 {
-	unsigned int first_closed = 3 + cc->extra_fds;
-
-	for (unsigned int fd = 3; fd < first_closed; fd++) {
-		int flags = fcntl((int)fd, F_GETFD);
-		if (flags >= 0 && fcntl((int)fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-			return berth_error_sys(err, errno, "preserve fd %u", fd);
-	}
-	if (syscall(SYS_close_range, first_closed, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		/* Kernels before 5.11: mark them one by one. */
-		for (int fd = (int)first_closed; fd < 65536; fd++) {
-			int flags = fcntl(fd, F_GETFD);
-			if (flags >= 0)
-				fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-		}
-	}
-	return 0;
+	int keep[] = {cc->sync_init, cc->fifo_fd};
+	return process_keep_fds(cc->extra_fds, keep, sizeof(keep) / sizeof(keep[0]), err);
 }
 
 static int add_env(struct oci_process *p, const char *entry, berth_error_t *err)
@@ -261,6 +246,19 @@ static int start_hooks(struct create_ctx *cc, berth_error_t *err)
 	return hooks_run(h->start_container, h->start_container_len, "startContainer", state, err);
 }
 
+/* A supervisor's blocked or ignored signals must not reach the container
+ * (both survive execve). */
+void signals_reset(void)
+{
+	sigset_t none;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* KILL and STOP fail harmlessly */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* The supervisor's stdio fds become 0, 1 and 2. */
 int stdio_from(const int fds[3], berth_error_t *err)
 {
@@ -285,6 +283,7 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	}
 	cc->sync_rt = -1;
 	prctl(PR_SET_NAME, "berth:[init]");
+	signals_reset();
 	if (cc->opts->use_stdio_fds && stdio_from(cc->opts->stdio_fds, &err) < 0)
 		fail(cc, &err);
 	/* Until create returns, init must not outlive a killed runtime. */

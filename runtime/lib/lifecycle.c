@@ -137,6 +137,9 @@ static int kill_all(struct container *c, int signal, berth_error_t *err)
 
 	if (open_cgroup(c, &cg, err) < 0)
 		return -1;
+	/* init first, whatever the cgroup holds: it is the container's for sure. */
+	if (state_pid_start_time(c->pid) == c->start_time && kill(c->pid, signal) < 0 && errno != ESRCH)
+		return berth_error_sys(err, errno, "kill container `%s`", c->id);
 	if (cg != NULL)
 		return cgroup_kill_all(cg, signal, err);
 	return kill_all_in_pidns(c, signal, err);

@@ -115,6 +115,14 @@ static int write_map(pid_t pid, const char *file, const struct oci_id_mapping *m
 
 int ns_write_id_maps(pid_t pid, const struct oci_linux *l, berth_error_t *err)
 {
+	/* Without CAP_SETGID (rootless), the kernel takes a gid_map only once
+	 * setgroups is denied. */
+	if (geteuid() != 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		if (fs_write_string_at(AT_FDCWD, path, "deny", err) < 0)
+			return -1;
+	}
 	if (write_map(pid, "uid_map", l->uid_mappings, l->uid_mappings_len, err) < 0)
 		return -1;
 	return write_map(pid, "gid_map", l->gid_mappings, l->gid_mappings_len, err);

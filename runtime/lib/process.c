@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -354,6 +355,14 @@ int process_apply_identity(const struct oci_process *process, berth_error_t *err
 	umask(process->user.umask.set ? (mode_t)(process->user.umask.value & 0777) : 0022);
 	if (chdir(cwd) < 0)
 		return berth_error_sys(err, errno, "chdir `%s`", cwd);
+	/* A cwd reached through a leaked fd (/proc/self/fd/N) would be outside
+	 * the container's root: getcwd() then fails or is not absolute. */
+	{
+		char where[PATH_MAX];
+		if (getcwd(where, sizeof(where)) == NULL || where[0] != '/')
+			return berth_error_set(err, BERTH_ERR_INVALID, 0, "cwd `%s` is outside the container",
+			                       cwd);
+	}
 
 	/* 3. Keep the permitted set across setuid. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -412,5 +421,47 @@ int process_default_home(struct oci_process *p, berth_error_t *err)
 	env[p->env_len++] = entry;
 	env[p->env_len] = NULL;
 	p->env = env;
+	return 0;
+}
+
+static bool is_kept(int fd, const int *keep, size_t n_keep)
+{
+	for (size_t i = 0; i < n_keep; i++)
+		if (keep[i] == fd)
+			return true;
+	return false;
+}
+
+static int compare_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int process_keep_fds(unsigned int preserve, const int *keep, size_t n_keep, berth_error_t *err)
+{
+	int first = 3 + (int)preserve, sorted[8];
+	size_t n = 0;
+
+	for (int fd = 3; fd < first; fd++) {
+		int flags = fcntl(fd, F_GETFD);
+		if (flags >= 0 && !is_kept(fd, keep, n_keep) && fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+			return berth_error_sys(err, errno, "preserve fd %d", fd);
+	}
+	for (size_t i = 0; i < n_keep && n < sizeof(sorted) / sizeof(sorted[0]); i++)
+		if (keep[i] >= first)
+			sorted[n++] = keep[i];
+	qsort(sorted, n, sizeof(int), compare_int);
+	/* Close the gaps between the kept fds. */
+	for (size_t i = 0; i <= n; i++) {
+		int from = i == 0 ? first : sorted[i - 1] + 1;
+		unsigned int to = i == n ? ~0U : (unsigned int)sorted[i] - 1;
+		if ((unsigned int)from > to)
+			continue;
+		if (syscall(SYS_close_range, (unsigned int)from, to, 0) < 0) {
+			/* Kernels before 5.9: one by one. */
+			for (int fd = from; (unsigned int)fd <= to && fd < 65536; fd++)
+				close(fd);
+		}
+	}
 	return 0;
 }

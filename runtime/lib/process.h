@@ -19,6 +19,12 @@ int process_find_executable(const struct oci_process *process, char **path_out, 
  * noNewPrivileges.  Unknown capability names are rejected with the name. */
 int process_apply_identity(const struct oci_process *process, berth_error_t *err);
 
+/* Before the process is set up: fds 3 .. 3+preserve-1 are passed on to the
+ * program (close-on-exec cleared); every other fd from 3 on is closed now,
+ * except `keep` (close-on-exec channels still needed until execve), so that
+ * nothing of the runtime (a state directory, a cgroup directory) can be
+ * reached, not even through /proc/self/fd as a cwd. */
+int process_keep_fds(unsigned int preserve, const int *keep, size_t n_keep, berth_error_t *err);
 /* Adds HOME when the environment has none: the home directory of the
  * process's uid in the current root's /etc/passwd, else "/" (as runc). */
 int process_default_home(struct oci_process *process, berth_error_t *err);

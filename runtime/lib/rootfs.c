@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -321,8 +322,30 @@ static int readonly_paths(int root_fd, const struct oci_linux *l, berth_error_t 
 
 /* 9. maskedPaths: /dev/null over files, an empty read-only tmpfs over
  *    directories. */
+/* The container's /dev/null, checked to be the null device: a rootfs could
+ * have planted a symlink or another file there, and binding that over a
+ * masked path would expose it (the class of CVE-2025-31133). */
+static int open_null_device(berth_error_t *err)
+{
+	cleanup_close int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return berth_error_sys(err, errno, "open `/dev/null` to mask paths");
+	if (fstat(fd, &st) < 0)
+		return berth_error_sys(err, errno, "stat `/dev/null`");
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+		return berth_error_invalid(err,
+		                           "`/dev/null` in the container is not the null device: refusing to "
+		                           "mask paths with it");
+	return steal_fd(&fd);
+}
+
 static int masked_paths(int root_fd, const struct oci_linux *l, berth_error_t *err)
 {
+	cleanup_close int null_fd = -1;
+	char null_name[32];
+
 	for (size_t i = 0; i < l->masked_paths_len; i++) {
 		const char *path = l->masked_paths[i];
 		cleanup_close int fd = -1;
@@ -336,10 +359,14 @@ static int masked_paths(int root_fd, const struct oci_linux *l, berth_error_t *e
 			continue;
 		if (fstat(fd, &st) < 0)
 			return berth_error_sys(err, errno, "mask `%s`", path);
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(st.st_mode)) {
 			rc = mount("tmpfs", target_name(fd, path, buf), "tmpfs", MS_RDONLY, "size=0");
-		else
-			rc = mount("/dev/null", target_name(fd, path, buf), NULL, MS_BIND, NULL);
+		} else {
+			if (null_fd < 0 && (null_fd = open_null_device(err)) < 0)
+				return -1;
+			snprintf(null_name, sizeof(null_name), "/proc/self/fd/%d", null_fd);
+			rc = mount(null_name, target_name(fd, path, buf), NULL, MS_BIND, NULL);
+		}
 		if (rc < 0)
 			return berth_error_sys(err, errno, "mask `%s`", path);
 	}
