@@ -9,6 +9,7 @@ libberth_a_SOURCES = \
 	runtime/lib/safe_path.c runtime/lib/safe_path.h \
 	runtime/lib/process.c runtime/lib/process.h \
 	runtime/lib/api.c \
+	runtime/lib/sealed_exe.c \
 	runtime/lib/sync.c runtime/lib/sync.h \
 	runtime/lib/state.c runtime/lib/state.h \
 	runtime/lib/namespaces.c runtime/lib/namespaces.h \

@@ -26,6 +26,13 @@ static const struct {
     {"features", cmd_features, "show the enabled features"},
 };
 
+/* The commands whose processes end up in containers run from a sealed copy
+ * of the binary (see berth_reexec_sealed). */
+static bool starts_container_processes(const char *command)
+{
+	return strcmp(command, "create") == 0 || strcmp(command, "run") == 0 || strcmp(command, "exec") == 0;
+}
+
 static int usage(FILE *out)
 {
 	fprintf(out, "usage: berth [global options] command [command options] [arguments...]\n\n"
@@ -78,6 +85,11 @@ int main(int argc, char **argv)
 	if (g.ctx.systemd_cgroup)
 		return cli_usage_error(&g,
 		                       "--systemd-cgroup: the systemd cgroup driver is not supported yet");
+	if (starts_container_processes(argv[first])) {
+		berth_error_t err = NULL;
+		if (berth_reexec_sealed(argv, &err) < 0)
+			return cli_fail(&g, &err);
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[first], commands[i].name) == 0)
 			return commands[i].run(&g, argc - first, argv + first);

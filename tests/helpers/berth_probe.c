@@ -543,8 +543,8 @@ static int do_try(int nargs, char **args)
 	else if (strcmp(op, "chown") == 0 && nargs == 4)
 		rc = chown(args[1], (uid_t)atoi(args[2]), (gid_t)atoi(args[3]));
 	else if (strcmp(op, "mknod") == 0 && nargs == 4)
-		rc = mknod(args[1], S_IFCHR | 0666,
-		           makedev((unsigned)atoi(args[2]), (unsigned)atoi(args[3])));
+		rc =
+		    mknod(args[1], S_IFCHR | 0666, makedev((unsigned)atoi(args[2]), (unsigned)atoi(args[3])));
 	else
 		return usage();
 	if (rc < 0)
@@ -591,7 +591,8 @@ static int do_exe_hunt(const char *seconds)
 			int fd = open(path, O_PATH | O_CLOEXEC);
 			if (fd < 0)
 				continue;
-			int known = fstat(fd, &st) < 0 || (st.st_dev == self.st_dev && st.st_ino == self.st_ino);
+			int known =
+			    fstat(fd, &st) < 0 || (st.st_dev == self.st_dev && st.st_ino == self.st_ino);
 			for (int i = 0; i < nheld && !known; i++)
 				known = held[i].dev == st.st_dev && held[i].ino == st.st_ino;
 			char target[PATH_MAX] = "";
@@ -625,11 +626,17 @@ static int do_exe_hunt(const char *seconds)
 				held[i].last_errno = errno;
 				continue;
 			}
-			held[i].written = 1;
-			if (write(fd, "BERTH-PWNED", 11) != 11)
+			/* Opening is not the harm (a sealed copy opens and refuses
+			 * the write): only a write that went through counts. */
+			if (write(fd, "BERTH-PWNED", 11) != 11) {
 				held[i].last_errno = errno;
+				close(fd);
+				continue;
+			}
+			held[i].written = 1;
 			close(fd);
-			printf("wrote %d %llu %llu %s\n", held[i].pid, held[i].dev, held[i].ino, held[i].target);
+			printf("wrote %d %llu %llu %s\n", held[i].pid, held[i].dev, held[i].ino,
+			       held[i].target);
 			fflush(stdout);
 		}
 		struct timespec ts = {0, 2 * 1000 * 1000};
@@ -638,7 +645,9 @@ static int do_exe_hunt(const char *seconds)
 	for (int i = 0; i < nheld; i++) {
 		const char *name = strerrorname_np(held[i].last_errno);
 		printf("held %d %llu %llu %s\n", held[i].pid, held[i].dev, held[i].ino,
-		       held[i].written ? "written" : name ? name : "?");
+		       held[i].written ? "written"
+		       : name          ? name
+		                       : "?");
 	}
 	printf("done\n");
 	return 0;

@@ -119,7 +119,7 @@ assert_runtime_untouched() {
 		fail "the container wrote to the runtime binary through /proc/PID/exe: $out"
 	fi
 	if grep -q '^wrote ' "$1"; then
-		fail "the container opened a host binary for writing through /proc/PID/exe: $out"
+		fail "the container wrote to a binary outside it through /proc/PID/exe: $out"
 	fi
 }
 

@@ -92,6 +92,12 @@ BERTH_PUBLIC int berth_container_list(const struct berth_context *ctx, struct be
                                       size_t *n_out, berth_error_t *err);
 BERTH_PUBLIC void berth_container_info_free(struct berth_container_info *infos, size_t n);
 
+/* Programs that start container processes call this first: it re-executes
+ * the program from a sealed in-memory copy of its binary (and does nothing
+ * when already running from one), so that no container process can write
+ * the binary through /proc/<pid>/exe.  Returns only on failure. */
+BERTH_PUBLIC int berth_reexec_sealed(char **argv, berth_error_t *err);
+
 /* spec: a default config.json like runc's (rootless: for an unprivileged user). */
 BERTH_PUBLIC int berth_spec_generate(bool rootless, char **json_out, berth_error_t *err);
 /* Parses "KILL", "SIGKILL", "9" into a signal number. */
