@@ -7,3 +7,9 @@ liboci_a_SOURCES = \
 	oci-spec/util/socket.c oci-spec/util/socket.h \
 	oci-spec/oci_json.c oci-spec/oci_json.h \
 	oci-spec/runtime_spec.c oci-spec/runtime_spec.h
+# Image-spec: types and JSON, digests, the layout store, OCI and docker-save archives.
+liboci_a_SOURCES += \
+	oci-spec/image_spec.c oci-spec/image_spec.h \
+	oci-spec/digest.c oci-spec/digest.h \
+	oci-spec/layout.c oci-spec/layout.h \
+	oci-spec/archive_read.c oci-spec/archive_read.h
