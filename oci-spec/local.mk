@@ -7,6 +7,11 @@ liboci_a_SOURCES = \
 	oci-spec/util/socket.c oci-spec/util/socket.h \
 	oci-spec/oci_json.c oci-spec/oci_json.h \
 	oci-spec/runtime_spec.c oci-spec/runtime_spec.h
+# Layers: apply a layer tar onto a directory, diff two trees into a layer.
+liboci_a_SOURCES += \
+	oci-spec/layer.c oci-spec/layer.h \
+	oci-spec/layer_apply.c \
+	oci-spec/layer_diff.c
 # Image-spec: types and JSON, digests, the layout store, OCI and docker-save archives.
 liboci_a_SOURCES += \
 	oci-spec/image_spec.c oci-spec/image_spec.h \
