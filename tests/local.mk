@@ -81,3 +81,12 @@ BERTH_COMPAT_TESTS = \
 	tests/integration/podman.bats
 TESTS += $(BERTH_COMPAT_TESTS)
 EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat_helpers.bash
+
+# Image-spec: types, JSON and digests (oci-spec/image_spec.c, digest.c); the
+# layout store and archive import (oci-spec/layout.c, archive_read.c).
+check_PROGRAMS += tests/unit/test-image-spec tests/unit/test-layout
+TESTS += tests/unit/test-image-spec tests/unit/test-layout
+tests_unit_test_image_spec_SOURCES = tests/unit/test_image_spec.c
+tests_unit_test_image_spec_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+tests_unit_test_layout_SOURCES = tests/unit/test_layout.c
+tests_unit_test_layout_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
