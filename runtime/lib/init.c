@@ -250,11 +250,31 @@ static int start_hooks(struct create_ctx *cc, berth_error_t *err)
  * (both survive execve). */
 void signals_reset(void)
 {
+	char buf[4096], *line;
+	unsigned long long ignored = 0;
 	sigset_t none;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	ssize_t n;
+	int fd;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL); /* KILL and STOP fail harmlessly */
+	/* Handled signals go back to default at execve by themselves; only the
+	 * ignored ones (SigIgn of /proc/self/status) and the mask stay. */
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? fs_read_all(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		line = strstr(buf, "\nSigIgn:");
+		if (line != NULL)
+			ignored = strtoull(line + 9, NULL, 16);
+	} else {
+		ignored = ~0ULL; /* unknown: reset them all */
+	}
+	for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		if (ignored & (1ULL << (sig - 1)))
+			sigaction(sig, &dfl, NULL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -42,6 +42,7 @@
 #include "safe_path.h"
 #include "security.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #ifndef MS_NOSYMFOLLOW
 #define MS_NOSYMFOLLOW 256
@@ -491,25 +492,29 @@ static bool same_set(const char *a, const char *b)
 	return na == nb;
 }
 
-/* This process's cgroup in the hierarchy with those controllers ("" for v2). */
+/* This process's cgroup in the hierarchy with those controllers ("" for v2).
+ * /proc/self/cgroup is read once: every hierarchy asks. */
 static char *own_cgroup(const char *controllers)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	static char *content;
+	char *copy, *save = NULL, *found = NULL;
 
-	if (f == NULL)
+	if (content == NULL && fs_read_file_at(AT_FDCWD, "/proc/self/cgroup", &content, NULL, NULL) < 0)
 		return NULL;
-	while (getline(&line, &cap, f) > 0) {
+	copy = strdup(content);
+	if (copy == NULL)
+		return NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line != NULL && found == NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *c = strchr(line, ':'), *path;
 		if (c == NULL || (path = strchr(c + 1, ':')) == NULL)
 			continue;
 		*path++ = '\0';
-		path[strcspn(path, "\n")] = '\0';
 		if (same_set(c + 1, controllers))
-			return strdup(path);
+			found = strdup(path);
 	}
-	return NULL;
+	free(copy);
+	return found;
 }
 
 struct cgroup_hierarchy {

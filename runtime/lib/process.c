@@ -180,6 +180,7 @@ struct cap_list {
 
 struct cap_sets {
 	struct cap_list bounding, effective, permitted, inheritable, ambient;
+	uint64_t current_bounding; /* the bounding set we run with */
 };
 
 /* Resolves names; unknown ones are an error, ones this kernel does not have
@@ -225,12 +226,32 @@ static bool cap_list_has(const struct cap_list *l, cap_value_t v)
 	return false;
 }
 
+/* Our bounding set, from CapBnd of /proc/self/status: one read instead of
+ * a prctl per capability. */
+static uint64_t current_bounding(void)
+{
+	char buf[4096], *line;
+	cleanup_close int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? fs_read_all(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (n <= 0)
+		return ~0ULL; /* unknown: try every drop */
+	buf[n] = '\0';
+	line = strstr(buf, "\nCapBnd:");
+	return line != NULL ? strtoull(line + 8, NULL, 16) : ~0ULL;
+}
+
+static bool in_bounding(uint64_t bounding, cap_value_t v)
+{
+	return v < 64 && (bounding & (1ULL << v)) != 0;
+}
+
 /* The sets must lie within the bounding set we run with: say which
  * capability is out of reach before anything has changed. */
-static int check_reachable(const struct cap_list *l, berth_error_t *err)
+static int check_reachable(const struct cap_list *l, uint64_t bounding, berth_error_t *err)
 {
 	for (size_t i = 0; i < l->len; i++) {
-		if (CAP_IS_SUPPORTED(l->caps[i]) && cap_get_bound(l->caps[i]) != 1) {
+		if (!in_bounding(bounding, l->caps[i])) {
 			char name[64];
 			return berth_error_sys(err, EPERM, "set capability `%s`", cap_name(l->caps[i], name));
 		}
@@ -243,6 +264,7 @@ static int resolve_all(const struct oci_process *process, struct cap_sets *s, be
 	const struct oci_capabilities *c = &process->capabilities;
 
 	memset(s, 0, sizeof(*s));
+	s->current_bounding = current_bounding();
 	if (!process->has_capabilities)
 		return 0;
 	if (resolve_caps(c->bounding, c->bounding_len, &s->bounding, err) < 0 ||
@@ -251,18 +273,20 @@ static int resolve_all(const struct oci_process *process, struct cap_sets *s, be
 	    resolve_caps(c->inheritable, c->inheritable_len, &s->inheritable, err) < 0 ||
 	    resolve_caps(c->ambient, c->ambient_len, &s->ambient, err) < 0)
 		return -1;
-	if (check_reachable(&s->effective, err) < 0 || check_reachable(&s->permitted, err) < 0 ||
-	    check_reachable(&s->inheritable, err) < 0 || check_reachable(&s->ambient, err) < 0)
+	if (check_reachable(&s->effective, s->current_bounding, err) < 0 ||
+	    check_reachable(&s->permitted, s->current_bounding, err) < 0 ||
+	    check_reachable(&s->inheritable, s->current_bounding, err) < 0 ||
+	    check_reachable(&s->ambient, s->current_bounding, err) < 0)
 		return -1;
 	return 0;
 }
 
-static int drop_bounding(const struct cap_list *keep, berth_error_t *err)
+static int drop_bounding(const struct cap_list *keep, uint64_t bounding, berth_error_t *err)
 {
 	int max = cap_max_bits();
 
 	for (cap_value_t v = 0; v < max; v++) {
-		if (cap_list_has(keep, v) || cap_get_bound(v) != 1)
+		if (cap_list_has(keep, v) || !in_bounding(bounding, v))
 			continue;
 		if (cap_drop_bound(v) < 0) {
 			char name[64];
@@ -369,7 +393,7 @@ int process_apply_identity(const struct oci_process *process, berth_error_t *err
 		return berth_error_sys(err, errno, "prctl PR_SET_KEEPCAPS");
 
 	/* 4. Bounding set (needs CAP_SETPCAP: before the uid changes). */
-	if (drop_bounding(&sets->bounding, err) < 0)
+	if (drop_bounding(&sets->bounding, sets->current_bounding, err) < 0)
 		return -1;
 
 	/* 5. Groups and ids. */

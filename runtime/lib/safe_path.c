@@ -415,14 +415,15 @@ static int mkdir_first(int dir_fd, const char *rest, mode_t mode)
 	return 0;
 }
 
-int safe_path_mkdir_all(int root_fd, const char *path, mode_t mode, berth_error_t *err)
+/* mkdir -p by walking: creates what is missing one directory per round,
+ * following symlinks (inside the root) to where they point. */
+static int mkdir_walk(int root_fd, const char *path, mode_t mode, berth_error_t *err)
 {
 	int fd;
 
-	/* 1. Create what is missing, one directory per round. */
 	for (int round = 0;; round++) {
 		struct walk_result r;
-		int rc;
+		int rc, saved;
 
 		if (round > MAX_MKDIR_ROUNDS)
 			return berth_error_sys(err, ELOOP, "mkdir `%s`", path);
@@ -433,18 +434,73 @@ int safe_path_mkdir_all(int root_fd, const char *path, mode_t mode, berth_error_
 			break;
 		}
 		rc = mkdir_first(r.fd, r.rest, mode);
-		int saved = errno;
+		saved = errno;
 		close(r.fd);
 		free(r.rest);
 		if (rc < 0)
 			return berth_error_sys(err, saved, "mkdir `%s`", path);
 	}
-
-	/* 2. Reopen through the safe resolution: the result must be a directory. */
 	fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0)
 		return berth_error_sys(err, errno, "mkdir `%s`", path);
 	return fd;
+}
+
+static int mkdir_all(int root_fd, const char *path, mode_t mode, int depth, berth_error_t *err)
+{
+	cleanup_free char *parent = NULL;
+	cleanup_close int parent_fd = -1;
+	const char *name;
+	char *slash;
+	size_t len;
+	int fd;
+
+	/* 1. Usually it is there already: one resolution. */
+	fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return berth_error_sys(err, errno, "mkdir `%s`", path);
+	if (depth > MAX_MKDIR_ROUNDS)
+		return berth_error_sys(err, ELOOP, "mkdir `%s`", path);
+
+	/* 2. The parent, made the same way, then the last component in it:
+	 *    mkdirat on a safely resolved parent never follows a symlink. */
+	parent = strdup(path);
+	if (parent == NULL)
+		return berth_error_sys(err, ENOMEM, "mkdir `%s`", path);
+	for (len = strlen(parent); len > 1 && parent[len - 1] == '/'; len--)
+		parent[len - 1] = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == NULL) {
+		name = parent;
+		parent_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+	} else {
+		*slash = '\0';
+		name = slash + 1;
+		parent_fd = mkdir_all(root_fd, parent[0] != '\0' ? parent : "/", mode, depth + 1, err);
+		if (parent_fd < 0)
+			return -1;
+	}
+	if (parent_fd < 0)
+		return berth_error_sys(err, errno, "mkdir `%s`", path);
+	if (mkdirat(parent_fd, name, mode) < 0 && errno != EEXIST)
+		return berth_error_sys(err, errno, "mkdir `%s`", path);
+
+	/* 3. Reopen through the safe resolution: the result must be a directory
+	 *    (a symlink raced in resolves inside the root, or fails).  A
+	 *    dangling symlink on the way needs its target made: the walk. */
+	fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0 && errno == ENOENT)
+		return mkdir_walk(root_fd, path, mode, err);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "mkdir `%s`", path);
+	return fd;
+}
+
+int safe_path_mkdir_all(int root_fd, const char *path, mode_t mode, berth_error_t *err)
+{
+	return mkdir_all(root_fd, path, mode, 0, err);
 }
 
 static int create_file(int root_fd, const char *path, mode_t mode, int depth, berth_error_t *err)
