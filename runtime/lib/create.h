@@ -40,6 +40,8 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast);
 /* Runs in the stage-1 child of the slow path; never returns. */
 __attribute__((noreturn)) void init_stage1(struct create_ctx *cc);
 
+/* Default dispositions and an empty mask for every signal. */
+void signals_reset(void);
 /* Makes fds[0..2] (when >= 0) the process's stdin, stdout and stderr. */
 int stdio_from(const int fds[3], berth_error_t *err);
 /* The whole of `create`; on success cc->c holds the container, its init
