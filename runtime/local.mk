@@ -30,5 +30,5 @@ bin_PROGRAMS += berth
 berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_create.c \
 	runtime/cli/cmd_simple.c runtime/cli/cmd_list.c runtime/cli/cmd_exec.c
 berth_SOURCES += runtime/cli/cmd_manage.c
-berth_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)
+berth_LDADD = libberth.a liboci.a $(BERTH_RUNTIME_LIBS)
 libberth_a_SOURCES += runtime/lib/security.c runtime/lib/security.h
