@@ -22,7 +22,9 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/process_attrs.bats \
 	tests/integration/security.bats \
 	tests/integration/escapes.bats \
-	tests/integration/rootless.bats
+	tests/integration/rootless.bats \
+	tests/integration/exec.bats \
+	tests/integration/cgroups.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run
