@@ -1,0 +1,355 @@
+/* containerd-shim-berth-v2: a containerd runtime v2 shim over libberth.
+ *
+ * | action   | who runs it                  | does                                                 |
+ * |----------|------------------------------|------------------------------------------------------|
+ * | start    | containerd, cwd = bundle      | listens on a socket, forks the server, prints only    |
+ * |          |                              | `unix://<socket>`, writes <bundle>/address, exits 0   |
+ * | delete   | containerd after every task   | force-deletes the container, unmounts the rootfs,     |
+ * |          |                              | prints a DeleteResponse; idempotent                  |
+ * | serve    | start's child (internal)      | the server: sealed re-exec, subreaper, event loop     |
+ *
+ * Flags come first, Go style (-flag value, --flag, -flag=value): -namespace,
+ * -address, -publish-binary, -id, -bundle, -debug, -socket, -v; unknown ones
+ * are ignored.  The server gets the listening socket as fd 3 and its stderr
+ * is <bundle>/log, the fifo containerd copies into its own log.
+ */
+#include "shim.h"
+#include "task.pb-c.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SOCKET_DIR "/run/containerd/s"
+#define LISTEN_FD  3
+
+struct args {
+	const char *ns, *address, *publish_binary, *id, *bundle, *socket;
+	bool debug, version, info;
+	const char *action;
+};
+
+static bool is_action(const char *a)
+{
+	return strcmp(a, "start") == 0 || strcmp(a, "delete") == 0 || strcmp(a, "serve") == 0;
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} strings[] = {
+	    {"namespace", offsetof(struct args, ns)},
+	    {"address", offsetof(struct args, address)},
+	    {"publish-binary", offsetof(struct args, publish_binary)},
+	    {"id", offsetof(struct args, id)},
+	    {"bundle", offsetof(struct args, bundle)},
+	    {"socket", offsetof(struct args, socket)},
+	};
+
+	for (int i = 1; i < argc; i++) {
+		char *arg = argv[i], *eq;
+		bool known = false;
+		size_t len;
+
+		if (arg[0] != '-') {
+			a->action = arg;
+			return;
+		}
+		arg += arg[1] == '-' ? 2 : 1;
+		eq = strchr(arg, '=');
+		len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+		for (size_t j = 0; j < sizeof(strings) / sizeof(strings[0]); j++) {
+			if (strlen(strings[j].name) != len || strncmp(arg, strings[j].name, len) != 0)
+				continue;
+			const char *value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : "");
+			*(const char **)((char *)a + strings[j].off) = value;
+			known = true;
+		}
+		if (known)
+			continue;
+		if (strncmp(arg, "debug", len) == 0 && len == 5)
+			a->debug = eq == NULL || strcmp(eq + 1, "false") != 0;
+		else if ((len == 1 && arg[0] == 'v') || (len == 7 && strncmp(arg, "version", 7) == 0))
+			a->version = true;
+		else if (len == 4 && strncmp(arg, "info", 4) == 0)
+			a->info = true;
+		else if (eq == NULL && i + 1 < argc && argv[i + 1][0] != '-' && !is_action(argv[i + 1]))
+			i++; /* an unknown flag's value */
+	}
+}
+
+/* ---- start ---- */
+
+/* <SOCKET_DIR>/<hash of "address/ns/id">: short, and two containerds apart. */
+static void socket_path_for(const struct args *a, char *out, size_t size)
+{
+	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+	const char *parts[] = {a->address, "/", a->ns, "/", a->id};
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
+			h1 = (h1 ^ *p) * 0x100000001b3ULL;
+			h2 = (h2 ^ *p) * 0x100000001b3ULL + (h2 >> 29);
+		}
+	snprintf(out, size, "%s/%016llx%016llx", SOCKET_DIR, (unsigned long long)h1, (unsigned long long)h2);
+}
+
+static int socket_alive(const struct sockaddr_un *addr)
+{
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+}
+
+static int listen_on(const char *path, berth_error_t *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	cleanup_close int fd = -1;
+
+	if (strlen(path) >= sizeof(addr.sun_path) - 2)
+		return berth_error_invalid(err, "socket path `%s` is too long", path);
+	memcpy(addr.sun_path, path, strlen(path));
+	if (socket_alive(&addr))
+		return berth_error_set(err, BERTH_ERROR_EXISTS, 0, "a shim already listens on `%s`", path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "socket");
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 128) < 0)
+		return berth_error_sys(err, errno, "listen on `%s`", path);
+	return steal_fd(&fd);
+}
+
+static void drain_stdin(void)
+{
+	char buf[4096];
+	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* The server's side of the fork: new session, stdio away from containerd's
+ * pipes, and a re-exec from a sealed copy of the binary. */
+__attribute__((noreturn)) static void become_server(const struct args *a, const char *bundle,
+                                                    const char *path, int listen_fd, char *argv0)
+{
+	berth_error_t err = NULL;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int log = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	char *args[] = {argv0,
+	                (char *)"-namespace",
+	                (char *)a->ns,
+	                (char *)"-id",
+	                (char *)a->id,
+	                (char *)"-address",
+	                (char *)a->address,
+	                (char *)"-publish-binary",
+	                (char *)(a->publish_binary != NULL ? a->publish_binary : ""),
+	                (char *)"-bundle",
+	                (char *)bundle,
+	                (char *)"-socket",
+	                (char *)path,
+	                (char *)(a->debug ? "-debug" : "-debug=false"),
+	                (char *)"serve",
+	                NULL};
+
+	setsid();
+	dup2(null, STDIN_FILENO);
+	dup2(null, STDOUT_FILENO);
+	dup2(log >= 0 ? log : null, STDERR_FILENO);
+	if (listen_fd == LISTEN_FD) /* dup2 onto itself would keep FD_CLOEXEC */
+		fcntl(LISTEN_FD, F_SETFD, 0);
+	else
+		dup2(listen_fd, LISTEN_FD);
+	berth_reexec_sealed(args, &err);
+	shim_log(LOG_ERR, "start the server: %s", berth_error_message(err));
+	_exit(1);
+}
+
+static int cmd_start(const struct args *a, char *argv0)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], address[160], cwd[PATH_MAX];
+	const char *bundle = a->bundle;
+	berth_error_t err = NULL;
+	int fd, n;
+	pid_t pid;
+
+	drain_stdin(); /* the options Any: Create brings it again */
+	if (bundle == NULL || *bundle == '\0')
+		bundle = getcwd(cwd, sizeof(cwd));
+	if (bundle == NULL || a->id == NULL || a->ns == NULL || a->address == NULL) {
+		fprintf(stderr, "start: -namespace, -address and -id are required\n");
+		return 1;
+	}
+	socket_path_for(a, path, sizeof(path));
+	n = snprintf(address, sizeof(address), "unix://%s", path);
+	if (fs_mkdir_p(SOCKET_DIR, 0700, &err) < 0)
+		goto fail;
+	fd = listen_on(path, &err);
+	if (fd < 0 && berth_error_code(err) != BERTH_ERROR_EXISTS)
+		goto fail;
+	/* containerd reads it only when it reconnects after a restart */
+	if (fs_write_file_atomic_at(AT_FDCWD, "address", address, (size_t)n, 0644, &err) < 0)
+		goto fail;
+	if (fd >= 0) { /* else the server for this task is already there */
+		pid = fork();
+		if (pid < 0) {
+			berth_error_sys(&err, errno, "fork");
+			goto fail;
+		}
+		if (pid == 0)
+			become_server(a, bundle, path, fd, argv0);
+		close(fd);
+	} else {
+		berth_error_free(&err);
+	}
+	fputs(address, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+fail:
+	fprintf(stderr, "containerd-shim-berth-v2 start: %s\n", berth_error_message(err));
+	berth_error_free(&err);
+	return 1;
+}
+
+/* ---- delete ---- */
+
+static int cmd_delete(const struct args *a)
+{
+	Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp now = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	cleanup_free char *root = NULL, *rootfs = NULL;
+	cleanup_free uint8_t *out = NULL;
+	const char *bundle = a->bundle;
+	char cwd[PATH_MAX];
+	berth_error_t err = NULL;
+	struct timespec ts;
+	size_t len;
+
+	if (bundle == NULL || *bundle == '\0')
+		bundle = getcwd(cwd, sizeof(cwd));
+	if (bundle == NULL || a->id == NULL) {
+		fprintf(stderr, "delete: -id and a bundle are required\n");
+		return 1;
+	}
+	/* 1. the container, if Create got that far */
+	if (fs_read_file_at(AT_FDCWD, "berth-root", &root, &len, &err) == 0) {
+		struct berth_context ctx = {.size = sizeof(ctx), .state_root = root};
+		if (berth_container_delete(&ctx, a->id, true, &err) < 0 &&
+		    berth_error_code(err) != BERTH_ERROR_NOT_FOUND)
+			fprintf(stderr, "%s\n", berth_error_message(err));
+	}
+	berth_error_free(&err);
+	/* 2. the rootfs (stacked mounts one by one) */
+	if (asprintf(&rootfs, "%s/rootfs", bundle) < 0)
+		return 1;
+	for (int i = 0; i < 16 && umount2(rootfs, 0) == 0; i++)
+		;
+	if (errno == EBUSY)
+		umount2(rootfs, MNT_DETACH);
+	/* 3. what containerd reports as the exit: killed, now */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now.seconds = ts.tv_sec;
+	now.nanos = (int32_t)ts.tv_nsec;
+	resp.exit_status = 128 + SIGKILL;
+	resp.exited_at = &now;
+	if (ttrpc_pack(&resp.base, &out, &len) < 0 || fs_write_all(STDOUT_FILENO, out, len) < 0)
+		return 1;
+	return 0;
+}
+
+/* ---- serve ---- */
+
+/* containerd's oom_score_adj + 1: the shim goes before containerd, after
+ * the containers. */
+static void raise_oom_score(void)
+{
+	char buf[32] = "";
+	cleanup_close int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	int v, n;
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		return;
+	v = atoi(buf);
+	if (v >= 1000)
+		return;
+	n = snprintf(buf, sizeof(buf), "%d", v + 1);
+	(void)!pwrite(fd, buf, (size_t)n, 0);
+}
+
+static int cmd_serve(const struct args *a, char **argv)
+{
+	struct shim s = {0};
+	berth_error_t err = NULL;
+	int ret;
+
+	if (berth_reexec_sealed(argv, &err) < 0) {
+		shim_log(LOG_ERR, "%s", berth_error_message(err));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "berth-shim");
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	raise_oom_score();
+	fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) | O_NONBLOCK);
+	fcntl(LISTEN_FD, F_SETFD, FD_CLOEXEC);
+	fcntl(LISTEN_FD, F_SETFL, fcntl(LISTEN_FD, F_GETFL) | O_NONBLOCK);
+	s.ns = a->ns;
+	s.id = a->id;
+	s.address = a->address;
+	s.publish_binary = a->publish_binary;
+	s.bundle = a->bundle;
+	s.socket_path = a->socket;
+	s.debug = a->debug;
+	s.ttrpc_address = getenv("TTRPC_ADDRESS");
+	s.listen_fd = LISTEN_FD;
+	s.pub.fd = -1;
+	shim_log(LOG_INFO, "serving %s/%s on %s (pid %d)", s.ns, s.id, s.socket_path, (int)getpid());
+	ret = shim_serve(&s);
+	if (ret < 0)
+		shim_log(LOG_ERR, "event loop: %s", strerror(errno));
+	unlink(s.socket_path);
+	return ret < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+
+	parse_args(argc, argv, &a);
+	shim_log_set_debug(a.debug);
+	if (a.version) {
+		printf("containerd-shim-berth-v2:\n  Version:  %s\n  Runtime:  libberth (linked)\n",
+		       PACKAGE_VERSION);
+		return 0;
+	}
+	if (a.info) {
+		fprintf(stderr, "containerd-shim-berth-v2: -info is not supported yet\n");
+		return 1;
+	}
+	if (a.action == NULL) {
+		fprintf(stderr, "usage: containerd-shim-berth-v2 [flags] start|delete\n");
+		return 1;
+	}
+	if (strcmp(a.action, "start") == 0)
+		return cmd_start(&a, argv[0]);
+	if (strcmp(a.action, "delete") == 0)
+		return cmd_delete(&a);
+	if (strcmp(a.action, "serve") == 0 && a.ns != NULL && a.id != NULL && a.socket != NULL)
+		return cmd_serve(&a, argv);
+	fprintf(stderr, "containerd-shim-berth-v2: unknown action `%s`\n", a.action);
+	return 1;
+}
