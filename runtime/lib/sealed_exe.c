@@ -10,8 +10,10 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -22,12 +24,40 @@
 
 extern char **environ;
 
+/* How much of the binary the loader needs: up to the end of its last
+ * program segment.  Debug sections after it are left out of the copy (with
+ * the section headers that describe them), which keeps the copy, paid on
+ * every container start, small.  0: copy everything. */
+static off_t loadable_size(int fd, Elf64_Ehdr *ehdr)
+{
+	off_t end = 0;
+
+	if (pread(fd, ehdr, sizeof(*ehdr), 0) != (ssize_t)sizeof(*ehdr) ||
+	    memcmp(ehdr->e_ident, ELFMAG, SELFMAG) != 0 || ehdr->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    ehdr->e_phentsize != sizeof(Elf64_Phdr) || ehdr->e_phnum > 64)
+		return 0;
+	for (int i = 0; i < ehdr->e_phnum; i++) {
+		Elf64_Phdr ph;
+		off_t ph_end;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(ehdr->e_phoff + (Elf64_Off)i * sizeof(ph))) !=
+		    (ssize_t)sizeof(ph))
+			return 0;
+		ph_end = (off_t)(ph.p_offset + ph.p_filesz);
+		if (ph_end > end)
+			end = ph_end;
+	}
+	if ((off_t)(ehdr->e_phoff + (Elf64_Off)ehdr->e_phnum * sizeof(Elf64_Phdr)) > end)
+		return 0;
+	return end;
+}
+
 int berth_reexec_sealed(char **argv, berth_error_t *err)
 {
 	cleanup_close int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	cleanup_close int copy = -1;
 	struct stat st;
-	off_t offset = 0;
+	Elf64_Ehdr ehdr;
+	off_t offset = 0, size;
 	int seals;
 
 	if (exe < 0)
@@ -37,15 +67,26 @@ int berth_reexec_sealed(char **argv, berth_error_t *err)
 		return 0; /* already the sealed copy */
 	if (fstat(exe, &st) < 0)
 		return berth_error_sys(err, errno, "stat /proc/self/exe");
+	size = loadable_size(exe, &ehdr);
+	if (size <= 0 || size > st.st_size)
+		size = st.st_size;
 	copy = memfd_create("berth", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (copy < 0)
 		return berth_error_sys(err, errno, "memfd_create");
-	while (offset < st.st_size) {
-		ssize_t n = sendfile(copy, exe, &offset, (size_t)(st.st_size - offset));
+	while (offset < size) {
+		ssize_t n = sendfile(copy, exe, &offset, (size_t)(size - offset));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return berth_error_sys(err, n < 0 ? errno : EIO, "copy /proc/self/exe");
+	}
+	if (size < st.st_size) {
+		/* The section headers were left behind: say there are none. */
+		ehdr.e_shoff = 0;
+		ehdr.e_shnum = 0;
+		ehdr.e_shstrndx = SHN_UNDEF;
+		if (pwrite(copy, &ehdr, sizeof(ehdr), 0) != (ssize_t)sizeof(ehdr))
+			return berth_error_sys(err, errno, "copy /proc/self/exe");
 	}
 	if (fcntl(copy, F_ADD_SEALS, SEALS) < 0)
 		return berth_error_sys(err, errno, "seal the copy of /proc/self/exe");
