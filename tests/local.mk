@@ -84,6 +84,15 @@ BERTH_COMPAT_TESTS = \
 TESTS += $(BERTH_COMPAT_TESTS)
 EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat_helpers.bash
 
+# Layers: apply and diff (oci-spec/layer*.c); the layer-apply driver of
+# tests/integration/layers.bats (compared with umoci unpack).
+check_PROGRAMS += tests/unit/test-layer tests/helpers/layer-apply
+TESTS += tests/unit/test-layer
+tests_unit_test_layer_SOURCES = tests/unit/test_layer.c
+tests_unit_test_layer_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+tests_helpers_layer_apply_SOURCES = tests/helpers/layer_apply.c
+tests_helpers_layer_apply_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+
 # Image-spec: types, JSON and digests (oci-spec/image_spec.c, digest.c); the
 # layout store and archive import (oci-spec/layout.c, archive_read.c).
 check_PROGRAMS += tests/unit/test-image-spec tests/unit/test-layout
