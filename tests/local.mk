@@ -101,3 +101,11 @@ tests_unit_test_image_spec_SOURCES = tests/unit/test_image_spec.c
 tests_unit_test_image_spec_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 tests_unit_test_layout_SOURCES = tests/unit/test_layout.c
 tests_unit_test_layout_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+
+# Unit tests: the shim's ttrpc framing and protobuf messages (shim/ttrpc.c,
+# shim/proto).
+check_PROGRAMS += tests/unit/test-ttrpc
+TESTS += tests/unit/test-ttrpc
+tests_unit_test_ttrpc_SOURCES = tests/unit/test_ttrpc.c
+tests_unit_test_ttrpc_CPPFLAGS = $(SHIM_CPPFLAGS)
+tests_unit_test_ttrpc_LDADD = libshimttrpc.a libshimpb.a $(PROTOBUFC_LIBS)
