@@ -635,7 +635,7 @@ static int apply_hardlink(struct applier *ap, struct archive_entry *e, const cha
 		return berth_error_sys(err, errno, "open parent directory");
 	if (linkat(tdfd, tbase, dfd, name, 0) < 0) {
 		if (errno != EEXIST)
-			return berth_error_sys(err, errno, "hardlink to `%s`", target);
+			return berth_error_sys(err, errno, "hardlink target `%s`", target);
 		if (fstatat(tdfd, tbase, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
 		    a.st_ino == b.st_ino)
@@ -643,7 +643,7 @@ static int apply_hardlink(struct applier *ap, struct archive_entry *e, const cha
 		if (remove_entry(ap, dfd, name, err) < 0)
 			return -1;
 		if (linkat(tdfd, tbase, dfd, name, 0) < 0)
-			return berth_error_sys(err, errno, "hardlink to `%s`", target);
+			return berth_error_sys(err, errno, "hardlink target `%s`", target);
 	}
 done:
 	ap->st.hardlinks++;

@@ -92,6 +92,8 @@ tests_unit_test_layer_SOURCES = tests/unit/test_layer.c
 tests_unit_test_layer_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 tests_helpers_layer_apply_SOURCES = tests/helpers/layer_apply.c
 tests_helpers_layer_apply_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+TESTS += tests/integration/layers.bats
+EXTRA_DIST += tests/integration/layers.bats
 
 # Image-spec: types, JSON and digests (oci-spec/image_spec.c, digest.c); the
 # layout store and archive import (oci-spec/layout.c, archive_read.c).
