@@ -22,8 +22,10 @@
  *     with the same semantics): a symlink planted by an earlier entry
  *     (`d -> /etc`, then `d/passwd`) is followed *inside* the target, as
  *     docker's chroot and umoci's securejoin do, so the write lands in
- *     <target>/etc/passwd and never on the host.  The last component is
- *     never followed: a symlink there is replaced, not written through;
+ *     <target>/etc/passwd and never on the host; missing parents are made
+ *     (0755, the mapped root) along that resolution, so a dangling
+ *     `d -> /x/y` makes <target>/x/y.  The last component is never
+ *     followed: a symlink there is replaced, not written through;
  *   - a symlink's content may point anywhere: it is only stored;
  *   - a hard link's target is cleaned and resolved the same way, so it always
  *     names a file inside the target (the link itself, when that is a symlink).
