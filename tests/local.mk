@@ -80,6 +80,7 @@ tests_unit_test_security_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $
 BERTH_COMPAT_TESTS = \
 	tests/integration/compat.bats \
 	tests/integration/containerd.bats \
+	tests/integration/shim.bats \
 	tests/integration/podman.bats
 TESTS += $(BERTH_COMPAT_TESTS)
 EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat_helpers.bash

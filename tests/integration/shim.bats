@@ -1,0 +1,360 @@
+#!/usr/bin/env bats
+# containerd (Debian's 1.6) running containers through containerd-shim-berth-v2:
+# `ctr run --runtime io.containerd.berth.v2`.
+#
+# The suite starts its own containerd (config, root, state and sockets under a
+# temporary directory) with a bin directory first on its PATH holding a
+# symlink to the shim under test, and two traps: `runc` and `berth` scripts
+# that log any execution, to prove the shim links libberth and executes
+# neither. It imports a busybox image built on the spot, and stops containerd
+# by its pid at the end. The shim keeps berth's state under
+# /run/containerd/berth/<namespace>, removed at the end.
+
+load helpers
+load compat_helpers
+
+IMAGE=docker.io/berth/busybox:test
+RUNTIME=io.containerd.berth.v2
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || return 0 # every test skips with "requires root"
+	command -v containerd >/dev/null && command -v ctr >/dev/null || return 0
+	[ -x "$BERTH_BUILDDIR/containerd-shim-berth-v2" ] || return 0
+	local i
+	CTD_DIR=$(mktemp -d /tmp/berth-shim.XXXXXX)
+	chmod 0755 "$CTD_DIR"
+	CTD_SOCK=$CTD_DIR/containerd.sock
+	CTD_NS=berth-shim-$$
+	export CTD_DIR CTD_SOCK CTD_NS
+	mkdir -p "$CTD_DIR/bin"
+	ln -s "$BERTH_BUILDDIR/containerd-shim-berth-v2" "$CTD_DIR/bin/containerd-shim-berth-v2"
+	# traps: executing runc or berth leaves a line in exec.log
+	for i in runc berth; do
+		cat >"$CTD_DIR/bin/$i" <<-EOF
+			#!/bin/sh
+			echo "$i \$*" >>'$CTD_DIR/exec.log'
+			exec /usr/sbin/runc "\$@"
+		EOF
+		chmod 0755 "$CTD_DIR/bin/$i"
+	done
+	: >"$CTD_DIR/exec.log"
+	cat >"$CTD_DIR/config.toml" <<-EOF
+		version = 2
+		root = "$CTD_DIR/root"
+		state = "$CTD_DIR/state"
+		disabled_plugins = [
+		  "io.containerd.grpc.v1.cri",
+		  "io.containerd.snapshotter.v1.aufs",
+		  "io.containerd.snapshotter.v1.btrfs",
+		  "io.containerd.snapshotter.v1.devmapper",
+		  "io.containerd.snapshotter.v1.zfs",
+		  "io.containerd.internal.v1.tracing",
+		  "io.containerd.tracing.processor.v1.otlp",
+		]
+		[grpc]
+		  address = "$CTD_SOCK"
+		[ttrpc]
+		  address = "$CTD_SOCK.ttrpc"
+		[debug]
+		  address = "$CTD_DIR/debug.sock"
+		  level = "debug"
+		[metrics]
+		  address = ""
+		[plugins."io.containerd.monitor.v1.cgroups"]
+		  no_prometheus = true
+	EOF
+	PATH="$CTD_DIR/bin:$PATH" containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/containerd.log" 2>&1 3>&- &
+	CTD_PID=$!
+	export CTD_PID
+	for ((i = 0; i < 100; i++)); do
+		ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && break
+		kill -0 "$CTD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! ctr -a "$CTD_SOCK" version >/dev/null 2>&1; then
+		echo "# containerd did not start: $(tail -n 20 "$CTD_DIR/containerd.log")" >&3
+		return 1
+	fi
+	make_busybox_oci_archive "$CTD_DIR/busybox.tar" "${IMAGE%:*}" "${IMAGE##*:}"
+	ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/busybox.tar" >"$CTD_DIR/import.log" 2>&1 || {
+		echo "# ctr images import failed: $(cat "$CTD_DIR/import.log")" >&3
+		return 1
+	}
+}
+
+teardown_file() {
+	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
+	local i errors=()
+	if [ -n "${CTD_PID:-}" ]; then
+		ctr -a "$CTD_SOCK" -n "$CTD_NS" images rm "$IMAGE" >/dev/null 2>&1 || true
+		kill -TERM "$CTD_PID" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$CTD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$CTD_PID" 2>/dev/null; then
+			errors+=("containerd $CTD_PID did not exit on SIGTERM")
+			kill -KILL "$CTD_PID" 2>/dev/null || true
+		fi
+		wait "$CTD_PID" 2>/dev/null || true
+	fi
+	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
+		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")
+		umount_under "$CTD_DIR"
+	fi
+	remove_cgroup "$CTD_NS"
+	rmdir "/run/containerd/berth/$CTD_NS" 2>/dev/null || true
+	rm -rf "$CTD_DIR"
+	if [ ${#errors[@]} -gt 0 ]; then
+		printf '# teardown_file: %s\n' "${errors[@]}" >&3
+		return 1
+	fi
+}
+
+setup() {
+	requires root
+	requires_cmd containerd ctr script
+	[ -x "$BERTH_BUILDDIR/containerd-shim-berth-v2" ] || fail "no containerd-shim-berth-v2 in $BERTH_BUILDDIR"
+	[ -n "${CTD_PID:-}" ] || fail "containerd was not started by setup_file"
+	DEV_NULL_BEFORE=$(stat -c '%F %U:%G %a %t:%T' /dev/null)
+	mkdir -p "$CTD_DIR/fifo"
+}
+
+teardown() {
+	[ -n "${CTD_DIR:-}" ] && [ -n "${CTD_PID:-}" ] || return 0
+	local errors=() id i st left now
+	# 1. every task killed and deleted, every container deleted
+	for id in $(ctrc task ls -q 2>/dev/null); do
+		ctrc task kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+		for ((i = 0; i < 50; i++)); do
+			st=$(task_status "$id")
+			[ "$st" = STOPPED ] || [ -z "$st" ] && break
+			sleep 0.1
+		done
+		ctrc task delete "$id" >/dev/null 2>&1 || errors+=("ctr task delete $id failed")
+	done
+	for id in $(ctrc containers ls -q 2>/dev/null); do
+		ctrc containers delete "$id" >/dev/null 2>&1 || errors+=("ctr containers delete $id failed")
+	done
+	# 2. no berth state, no cgroup, no rootfs mount, no shim left
+	left=$(find "/run/containerd/berth/$CTD_NS" -mindepth 1 -maxdepth 1 2>/dev/null)
+	[ -z "$left" ] || errors+=("berth state left: $left")
+	left=$(find /sys/fs/cgroup/*/"$CTD_NS" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)
+	[ -z "$left" ] || errors+=("cgroups left: $left")
+	left=$(mounts_under "$CTD_DIR/state")
+	[ -z "$left" ] || errors+=("mounts left: $left")
+	for ((i = 0; i < 30; i++)); do
+		left=$(shim_pids)
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	[ -z "$left" ] || errors+=("shims left: $left")
+	now=$(stat -c '%F %U:%G %a %t:%T' /dev/null)
+	[ "$now" = "$DEV_NULL_BEFORE" ] || errors+=("/dev/null changed: was '$DEV_NULL_BEFORE', now '$now'")
+	if [ ${#errors[@]} -gt 0 ]; then
+		printf '# teardown: %s\n' "${errors[@]}"
+		return 1
+	fi
+}
+
+# ctrc ARGS...: ctr on this suite's containerd and namespace, with a timeout.
+ctrc() {
+	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" "$@" 3>&-
+}
+
+# ctr_run ARGS...: ctr run through our shim.
+ctr_run() {
+	ctrc run --runtime "$RUNTIME" --fifo-dir "$CTD_DIR/fifo" "$@"
+}
+
+task_status() {
+	ctrc task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'
+}
+
+task_pid() {
+	ctrc task ls | awk -v id="$1" '$1 == id {print $2}'
+}
+
+wait_task_status() {
+	local i got=
+	for ((i = 0; i < 100; i++)); do
+		got=$(task_status "$1")
+		[ "$got" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "task $1: status '$got' after 10 s, expected '$2'"
+}
+
+# shim_pids [ID]: pids of our shim servers for this namespace (and task).
+shim_pids() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = berth-shim ] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-namespace $CTD_NS -id ${1:-[^ ]*} " || continue
+		echo "${p#/proc/}"
+	done
+}
+
+# start_sleeper ID [ctr run flags...]: a detached task running `sleep 1000`
+# as a child of a shell that exits 7 on SIGTERM.
+start_sleeper() {
+	local id=$1
+	shift
+	run ctr_run -d "$@" "$IMAGE" "$id" sh -c 'trap "exit 7" TERM; echo started; sleep 1000 & wait'
+	assert_success
+	wait_task_status "$id" RUNNING
+}
+
+vmrss_kb() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+@test "shim: ctr run prints the output and exits with the container's status" {
+	run ctr_run --rm "$IMAGE" r1 echo hi
+	assert_success
+	assert_output "hi"
+	run ctr_run --rm "$IMAGE" r2 sh -c 'echo out; echo err >&2; exit 3'
+	assert_equal "$status" 3
+	assert_line out
+	assert_line err
+	# killed from outside: 128 + SIGKILL
+	local pid rc
+	ctr_run --rm "$IMAGE" r3 sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+	pid=$!
+	wait_task_status r3 RUNNING
+	ctrc task kill -s SIGKILL r3
+	wait "$pid" && rc=0 || rc=$?
+	assert_equal "$rc" 137
+	run ctrc containers ls -q
+	assert_output ""
+	# the bundle's address file and the shim's own log in containerd's log
+	run grep -c 'msg="created container r1' "$CTD_DIR/containerd.log"
+	assert_output 1
+}
+
+@test "shim: the server is ours, from a sealed copy; no runc or berth was executed" {
+	start_sleeper s1
+	local pid bundle=$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/s1
+	pid=$(shim_pids s1)
+	[ -n "$pid" ] || fail "no berth-shim process for s1: $(ps -ef | grep -i shim)"
+	# the container's init is the shim's child (it is a subreaper)
+	assert_equal "$(awk '{print $4}' "/proc/$(task_pid s1)/stat")" "$pid"
+	run readlink "/proc/$pid/exe"
+	assert_output --regexp '^/memfd:'
+	run cat "$bundle/address"
+	assert_output --regexp '^unix:///run/containerd/s/[0-9a-f]{32}$'
+	[ -S "${output#unix://}" ]
+	run ctrc task exec --exec-id e1 s1 true
+	assert_success
+	run cat "$CTD_DIR/exec.log"
+	assert_output ""
+}
+
+@test "shim: exec with output, status and stdin; kill of an exited process is NOT_FOUND" {
+	start_sleeper x1
+	run ctrc task exec --exec-id e1 x1 sh -c 'echo exec out; cat /proc/1/cmdline | tr "\0" " "; exit 5'
+	assert_equal "$status" 5
+	assert_output "exec out
+sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
+	run sh -c "echo piped in | timeout 30 ctr -a '$CTD_SOCK' -n '$CTD_NS' task exec --exec-id e2 x1 cat"
+	assert_success
+	assert_output "piped in"
+	# a duplicate exec id while it runs
+	ctrc task exec --exec-id e3 x1 sleep 1000 >/dev/null 2>&1 &
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ctrc task ps x1 | grep -q e3 && break
+		sleep 0.1
+	done
+	run ctrc task ps x1
+	assert_line --regexp '^[0-9]+ +.*ExecID:e3\b'
+	run ctrc task exec --exec-id e3 x1 true
+	assert_failure
+	assert_output --partial "already exists"
+	run ctrc task kill -s SIGKILL x1
+	assert_success
+	wait_task_status x1 STOPPED
+	run ctrc task kill -s SIGKILL x1
+	assert_failure
+	assert_output --partial "process already finished: not found"
+	wait
+}
+
+@test "shim: kill, pause/resume, ps, metrics and delete of a detached task" {
+	start_sleeper k1 --memory-limit 67108864
+	run ctrc task ps k1
+	assert_success
+	assert_line --regexp "^$(task_pid k1) +-$"
+	run ctrc task pause k1
+	assert_success
+	assert_equal "$(task_status k1)" PAUSED
+	run ctrc task resume k1
+	assert_success
+	assert_equal "$(task_status k1)" RUNNING
+	run ctrc task metrics k1
+	assert_success
+	assert_line --regexp '^memory.limit_in_bytes +67108864 *$'
+	assert_line --regexp '^pids.current +2 *$'
+	assert_line --regexp '^cpuacct.usage +[1-9][0-9]* *$'
+	# a running task is not deleted
+	run ctrc task delete k1
+	assert_failure
+	run ctrc task kill k1
+	assert_success
+	wait_task_status k1 STOPPED
+	run ctrc task delete k1
+	assert_success
+	run ctrc containers delete k1
+	assert_success
+	[ ! -e "/run/containerd/berth/$CTD_NS/k1" ] || fail "berth state of k1 left"
+}
+
+@test "shim: events come in order, with the exit status" {
+	local ev=$CTD_DIR/events.out evpid
+	ctrc events >"$ev" 2>&1 &
+	evpid=$!
+	sleep 0.3
+	run ctr_run --rm "$IMAGE" v1 sh -c 'exit 9'
+	assert_equal "$status" 9
+	sleep 0.5
+	kill "$evpid"
+	wait "$evpid" 2>/dev/null || true
+	run grep -o '/tasks/[a-z-]*' "$ev"
+	assert_output "/tasks/create
+/tasks/start
+/tasks/exit
+/tasks/delete"
+	run grep '/tasks/exit' "$ev"
+	assert_output --partial '"exit_status":9'
+}
+
+@test "shim: a tty through the console socket, with exec --tty" {
+	run in_tty timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" run --runtime "$RUNTIME" --rm --tty \
+		"$IMAGE" t1 sh -c 'tty; exit 4'
+	assert_equal "$status" 4
+	assert_line "/dev/pts/0"
+	start_sleeper t2
+	run in_tty timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" task exec --tty --exec-id e1 t2 \
+		sh -c 'tty; echo in exec'
+	assert_success
+	assert_line --regexp '^/dev/pts/[0-9]+$'
+	assert_line "in exec"
+}
+
+@test "shim: resident memory of the shim with one container, against the runc shim" {
+	requires_cmd containerd-shim-runc-v2 runc
+	start_sleeper m1
+	local ours runcs pid
+	pid=$(shim_pids m1)
+	ours=$(vmrss_kb "$pid")
+	run ctrc run --runtime io.containerd.runc.v2 -d "$IMAGE" m2 sleep 1000
+	assert_success
+	wait_task_status m2 RUNNING
+	sleep 1 # the Go runtime settles
+	pid=$(pgrep -f -- "containerd-shim-runc-v2 -namespace $CTD_NS -id m2 ")
+	[ -n "$pid" ] || fail "no runc shim for m2"
+	runcs=$(vmrss_kb "$pid")
+	echo "# VmRSS with one container: containerd-shim-berth-v2 ${ours} kB, containerd-shim-runc-v2 ${runcs} kB" >&3
+	[ "$ours" -lt "$runcs" ] || fail "our shim (${ours} kB) is not smaller than the runc shim (${runcs} kB)"
+	: >"$CTD_DIR/exec.log" # the runc shim executed runc: that was expected here
+}
