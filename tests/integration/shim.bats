@@ -63,18 +63,9 @@ setup_file() {
 		[plugins."io.containerd.monitor.v1.cgroups"]
 		  no_prometheus = true
 	EOF
-	PATH="$CTD_DIR/bin:$PATH" containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/containerd.log" 2>&1 3>&- &
-	CTD_PID=$!
+	start_containerd || return 1
+	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	export CTD_PID
-	for ((i = 0; i < 100; i++)); do
-		ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && break
-		kill -0 "$CTD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if ! ctr -a "$CTD_SOCK" version >/dev/null 2>&1; then
-		echo "# containerd did not start: $(tail -n 20 "$CTD_DIR/containerd.log")" >&3
-		return 1
-	fi
 	make_busybox_oci_archive "$CTD_DIR/busybox.tar" "${IMAGE%:*}" "${IMAGE##*:}"
 	ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/busybox.tar" >"$CTD_DIR/import.log" 2>&1 || {
 		echo "# ctr images import failed: $(cat "$CTD_DIR/import.log")" >&3
@@ -82,9 +73,26 @@ setup_file() {
 	}
 }
 
+# start_containerd: containerd on the suite's config, our bin dir first on
+# its PATH; its pid in $CTD_DIR/containerd.pid (a test restarts it).
+start_containerd() {
+	local i pid
+	PATH="$CTD_DIR/bin:$PATH" containerd --config "$CTD_DIR/config.toml" </dev/null >>"$CTD_DIR/containerd.log" 2>&1 3>&- &
+	pid=$!
+	echo "$pid" >"$CTD_DIR/containerd.pid"
+	for ((i = 0; i < 100; i++)); do
+		ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# containerd did not start: $(tail -n 20 "$CTD_DIR/containerd.log")" >&3
+	return 1
+}
+
 teardown_file() {
 	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
 	local i errors=()
+	[ -f "$CTD_DIR/containerd.pid" ] && CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	if [ -n "${CTD_PID:-}" ]; then
 		ctr -a "$CTD_SOCK" -n "$CTD_NS" images rm "$IMAGE" >/dev/null 2>&1 || true
 		kill -TERM "$CTD_PID" 2>/dev/null || true
@@ -339,6 +347,27 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	assert_success
 	assert_line --regexp '^/dev/pts/[0-9]+$'
 	assert_line "in exec"
+}
+
+@test "shim: tasks survive a containerd restart (reconnect through <bundle>/address)" {
+	start_sleeper c1
+	local init shim old
+	init=$(task_pid c1)
+	shim=$(shim_pids c1)
+	old=$(cat "$CTD_DIR/containerd.pid")
+	kill -TERM "$old"
+	while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
+	start_containerd
+	assert_equal "$(task_status c1)" RUNNING
+	assert_equal "$(task_pid c1)" "$init"
+	assert_equal "$(shim_pids c1)" "$shim"
+	run ctrc task exec --exec-id e1 c1 echo after restart
+	assert_success
+	assert_output "after restart"
+	# the exit still reaches containerd (events reconnect)
+	run ctrc task kill c1
+	assert_success
+	wait_task_status c1 STOPPED
 }
 
 @test "shim: resident memory of the shim with one container, against the runc shim" {
