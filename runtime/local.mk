@@ -9,6 +9,7 @@ libberth_a_SOURCES = \
 	runtime/lib/safe_path.c runtime/lib/safe_path.h \
 	runtime/lib/process.c runtime/lib/process.h \
 	runtime/lib/api.c \
+	runtime/lib/unpack.c \
 	runtime/lib/sealed_exe.c \
 	runtime/lib/sync.c runtime/lib/sync.h \
 	runtime/lib/state.c runtime/lib/state.h \
@@ -28,7 +29,17 @@ libberth_a_SOURCES += runtime/lib/seccomp.c runtime/lib/seccomp.h
 
 bin_PROGRAMS += berth
 berth_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_create.c \
-	runtime/cli/cmd_simple.c runtime/cli/cmd_list.c runtime/cli/cmd_exec.c
+	runtime/cli/cmd_simple.c runtime/cli/cmd_list.c runtime/cli/cmd_exec.c runtime/cli/cmd_unpack_exec.c
 berth_SOURCES += runtime/cli/cmd_manage.c
+berth_CPPFLAGS = $(AM_CPPFLAGS) -DBERTH_LIBEXECDIR='"$(pkglibexecdir)"'
 berth_LDADD = libberth.a liboci.a $(BERTH_RUNTIME_LIBS)
+
+# The image code and its libraries (libarchive, libcrypto, zstd, zlib and
+# what they pull in) live in a helper that `berth unpack` executes, so that
+# berth does not load them on every container start.
+pkglibexec_PROGRAMS = berth-unpack
+berth_unpack_SOURCES = runtime/cli/main.c runtime/cli/cli.c runtime/cli/cli.h runtime/cli/cmd_unpack.c
+berth_unpack_CPPFLAGS = $(AM_CPPFLAGS) -DBERTH_UNPACK_ONLY
+berth_unpack_LDADD = libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZSTD_LIBS) \
+	$(ZLIB_LIBS)
 libberth_a_SOURCES += runtime/lib/security.c runtime/lib/security.h

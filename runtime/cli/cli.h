@@ -27,6 +27,7 @@ struct cli_global {
 	struct berth_context ctx;
 	const char *log_path;
 	bool log_json;
+	int argv_offset; /* index of the command in main's argv */
 };
 
 /* Parses flags from argv[1..]; returns the index of the first positional
@@ -50,6 +51,7 @@ int cmd_kill(struct cli_global *g, int argc, char **argv);
 int cmd_delete(struct cli_global *g, int argc, char **argv);
 int cmd_list(struct cli_global *g, int argc, char **argv);
 int cmd_exec(struct cli_global *g, int argc, char **argv);
+int cmd_unpack(struct cli_global *g, int argc, char **argv);
 int cmd_spec(struct cli_global *g, int argc, char **argv);
 int cmd_pause(struct cli_global *g, int argc, char **argv);
 int cmd_resume(struct cli_global *g, int argc, char **argv);

@@ -9,6 +9,9 @@ static const struct {
 	int (*run)(struct cli_global *g, int argc, char **argv);
 	const char *help;
 } commands[] = {
+#ifdef BERTH_UNPACK_ONLY
+    {"unpack", cmd_unpack, "unpack an OCI image (layout or archive) into a bundle"},
+#else
     {"create", cmd_create, "create a container"},
     {"start", cmd_start, "execute the user-defined process in a created container"},
     {"run", cmd_run, "create and run a container"},
@@ -18,12 +21,14 @@ static const struct {
     {"list", cmd_list, "list containers started by berth with the given root"},
     {"exec", cmd_exec, "execute a new process inside the container"},
     {"spec", cmd_spec, "create a new specification file"},
+    {"unpack", cmd_unpack, "unpack an OCI image (layout or archive) into a bundle"},
     {"pause", cmd_pause, "pause all processes inside the container"},
     {"resume", cmd_resume, "resumes all processes that have been previously paused"},
     {"ps", cmd_ps, "ps displays the processes running inside a container"},
     {"update", cmd_update, "update container resource constraints"},
     {"events", cmd_events, "display container events: OOM kills, cpu, memory and IO statistics"},
     {"features", cmd_features, "show the enabled features"},
+#endif
 };
 
 /* The commands whose processes end up in containers run from a sealed copy
@@ -90,6 +95,7 @@ int main(int argc, char **argv)
 		if (berth_reexec_sealed(argv, &err) < 0)
 			return cli_fail(&g, &err);
 	}
+	g.argv_offset = first;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[first], commands[i].name) == 0)
 			return commands[i].run(&g, argc - first, argv + first);

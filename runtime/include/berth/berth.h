@@ -207,4 +207,26 @@ BERTH_PUBLIC int berth_size_parse(const char *text, long long *bytes_out, berth_
 /* "5s", "500ms", "1m30s", "1h" (Go's time.ParseDuration) -> nanoseconds. */
 BERTH_PUBLIC int berth_duration_parse(const char *text, long long *ns_out, berth_error_t *err);
 
+struct berth_unpack_options {
+	size_t size;                             /* sizeof(struct berth_unpack_options) */
+	const char *layout;                      /* an OCI image layout directory, or */
+	const char *archive;                     /* an OCI archive or a `docker save` archive */
+	const char *ref;                         /* a tag or a digest; NULL: the only image */
+	const char *os, *architecture, *variant; /* the platform; NULL: this host's */
+	const char *bundle;                      /* made by unpack: it must not exist */
+	/* Overrides of the image's Entrypoint and Cmd (as `docker run`). */
+	bool entrypoint_set;
+	char *const *entrypoint;
+	size_t entrypoint_len;
+	char *const *args;
+	size_t args_len;
+	bool terminal; /* process.terminal of the config written */
+};
+
+/* unpack: the image's layers, verified and applied with whiteouts, into
+ * <bundle>/rootfs, and a config.json made from the image config (Entrypoint
+ * + Cmd, Env, WorkingDir, User resolved in the rootfs, labels and the rest
+ * as annotations) on berth's default spec. */
+BERTH_PUBLIC int berth_image_unpack(const struct berth_unpack_options *opts, berth_error_t *err);
+
 #endif
