@@ -75,8 +75,10 @@ int cmd_exec(struct cli_global *g, int argc, char **argv)
 	o.additional_gids = gid_values;
 	o.additional_gids_len = gids.len;
 	if (berth_container_exec(&g->ctx, &o, &status, &err) < 0) {
+		/* As runc: a failed exec exits 255, apart from any status of the
+		 * process's own. */
 		cli_fail(g, &err);
-		ret = status != 0 ? status : 1;
+		ret = status != 0 ? status : 255;
 		goto out;
 	}
 	ret = status;

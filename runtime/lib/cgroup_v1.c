@@ -302,8 +302,9 @@ static int set_blkio(const char *dir, const struct oci_block_io *b, berth_error_
 	}
 	if (b->weight.set && b->weight.value != 0 && cg_write_u64(dir, weight, b->weight.value, err) < 0)
 		return -1;
-	/* leaf weights went away with CFQ: skipped where the file is missing */
-	if (b->leaf_weight.set && b->leaf_weight.value != 0 && cg_file_exists(dir, "blkio.leaf_weight") &&
+	/* leaf weights went away with CFQ: where the file is missing, asking
+	 * for one is an error naming it (as runc), not a silent no-op */
+	if (b->leaf_weight.set && b->leaf_weight.value != 0 &&
 	    cg_write_u64(dir, "blkio.leaf_weight", b->leaf_weight.value, err) < 0)
 		return -1;
 	for (size_t i = 0; i < b->weight_device_len; i++) {
@@ -314,8 +315,7 @@ static int set_blkio(const char *dir, const struct oci_block_io *b, berth_error_
 			if (cg_write(dir, weight_dev, buf, err) < 0)
 				return -1;
 		}
-		if (w->leaf_weight.set && w->leaf_weight.value != 0 &&
-		    cg_file_exists(dir, "blkio.leaf_weight_device")) {
+		if (w->leaf_weight.set && w->leaf_weight.value != 0) {
 			snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", w->major, w->minor,
 			         w->leaf_weight.value);
 			if (cg_write(dir, "blkio.leaf_weight_device", buf, err) < 0)

@@ -90,6 +90,9 @@ __attribute__((noreturn)) void init_stage1(struct create_ctx *cc)
 		if (sync_send(cc->sync_init, SYNC_USERNS_MAP, getpid(), NULL, -1, &err) < 0 ||
 		    sync_expect(cc->sync_init, SYNC_USERNS_DONE, &msg, &err) < 0 || ns_become_root(&err) < 0)
 			fail(cc, &err);
+		/* Becoming root of the new namespace made us non-dumpable, which
+		 * closes our own /proc/self files (timens_offsets) to us. */
+		prctl(PR_SET_DUMPABLE, 1);
 	}
 	if (ns_join_paths(cc->spec, false, &err) < 0)
 		fail(cc, &err);
