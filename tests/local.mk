@@ -112,3 +112,6 @@ TESTS += tests/unit/test-ttrpc
 tests_unit_test_ttrpc_SOURCES = tests/unit/test_ttrpc.c
 tests_unit_test_ttrpc_CPPFLAGS = $(SHIM_CPPFLAGS)
 tests_unit_test_ttrpc_LDADD = libshimttrpc.a libshimpb.a $(PROTOBUFC_LIBS)
+
+# Fuzz targets and their corpus replays (tests/fuzz/README.md).
+include tests/fuzz/local.mk

@@ -1,0 +1,17 @@
+/* Fuzz target: config.json (oci_spec_parse).
+ *
+ * Any input: no crash, no leak, no undefined behaviour; a rejected input
+ * sets an error.  An accepted input survives a round trip: it serialises
+ * (compact and pretty), both texts parse again, and the re-parsed documents
+ * serialise to the same text (FUZZ_JSON_ROUND_TRIP in fuzz.h). */
+#include "fuzz.h"
+
+#include "runtime_spec.h"
+
+FUZZ_JSON_ROUND_TRIP(round_trip, struct oci_spec, oci_spec_parse, oci_spec_to_json, oci_spec_free)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	round_trip(data, size);
+	return 0;
+}
