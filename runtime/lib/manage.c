@@ -338,6 +338,11 @@ void berth_events_close(struct berth_events *ev)
 	free(ev);
 }
 
+int berth_events_oom_fd(const struct berth_events *ev)
+{
+	return ev != NULL ? ev->oom_fd : -1;
+}
+
 static void events_closep(struct berth_events **ev)
 {
 	berth_events_close(*ev);

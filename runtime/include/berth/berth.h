@@ -196,6 +196,11 @@ BERTH_PUBLIC int berth_events_wait(struct berth_events *ev, int timeout_ms, enum
 /* As berth_container_stats, for the watched container. */
 BERTH_PUBLIC int berth_events_stats(struct berth_events *ev, char **json_out, berth_error_t *err);
 BERTH_PUBLIC void berth_events_close(struct berth_events *ev);
+/* For a caller's own poll loop: the fd that becomes readable on a possible
+ * OOM kill (-1 without a memory controller).  When it is readable,
+ * berth_events_wait(ev, 0, ...) tells an OOM kill (BERTH_EVENT_OOM, once
+ * per kill) from a spurious wake-up. */
+BERTH_PUBLIC int berth_events_oom_fd(const struct berth_events *ev);
 
 /* features: the runtime-spec features document (JSON text, pretty; the
  * caller frees it), built from the tables the runtime itself uses. */
