@@ -27,9 +27,11 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -232,6 +234,68 @@ static void unmount_rootfs(struct container *c)
 	c->rootfs_mounted = false;
 }
 
+/* ---- OOM kills ---- */
+
+/* Publishes TaskOOM if the container's cgroup saw an OOM kill since the last
+ * look (berth_events_wait with no wait: once per kill). */
+static void oom_check(struct shim *s, struct container *c)
+{
+	Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
+	enum berth_event_type type = BERTH_EVENT_TIMEOUT;
+	berth_error_t err = NULL;
+
+	if (c->events == NULL)
+		return;
+	if (berth_events_wait(c->events, 0, &type, &err) < 0) {
+		shim_log(LOG_WARN, "OOM events of %s: %s", c->id, berth_error_message(err));
+		berth_error_free(&err);
+		return;
+	}
+	if (type != BERTH_EVENT_OOM)
+		return;
+	shim_log(LOG_INFO, "container %s: a process was killed by the OOM killer", c->id);
+	ev.container_id = c->id;
+	events_publish(s, "/tasks/oom", "containerd.events.TaskOOM", &ev.base);
+}
+
+static void on_oom(struct shim *s, struct watch *w, uint32_t events)
+{
+	struct container *c = (struct container *)(void *)((char *)w - offsetof(struct container, oom_w));
+
+	if (events & EPOLLIN)
+		oom_check(s, c);
+}
+
+/* After the Create: the cgroup's OOM notifications in the loop. */
+static void oom_watch(struct shim *s, struct container *c)
+{
+	berth_error_t err = NULL;
+	int fd;
+
+	c->oom_w.fn = on_oom;
+	if (berth_events_open(&c->ctx, c->id, &c->events, &err) < 0) {
+		shim_log(LOG_WARN, "no OOM events for %s: %s", c->id, berth_error_message(err));
+		berth_error_free(&err);
+		return;
+	}
+	fd = berth_events_oom_fd(c->events);
+	if (fd >= 0 && shim_watch(s, fd, EPOLLIN, &c->oom_w) < 0)
+		shim_log(LOG_WARN, "no OOM events for %s: epoll: %s", c->id, strerror(errno));
+}
+
+static void oom_unwatch(struct shim *s, struct container *c)
+{
+	int fd;
+
+	if (c->events == NULL)
+		return;
+	fd = berth_events_oom_fd(c->events);
+	if (fd >= 0)
+		shim_unwatch(s, fd);
+	berth_events_close(c->events);
+	c->events = NULL;
+}
+
 /* ---- creating and forgetting records ---- */
 
 static void process_init(struct process *p, struct container *c, const char *in, const char *out,
@@ -275,6 +339,7 @@ static void drop_waits(struct shim *s, struct process *p)
 
 static void container_free(struct shim *s, struct container *c)
 {
+	oom_unwatch(s, c);
 	while (c->execs != NULL) {
 		struct process *p = c->execs;
 		c->execs = p->next;
@@ -358,6 +423,7 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 	Containerd__Task__V2__CreateTaskResponse resp = CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
 	Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
 	Containerd__Events__TaskIO io = CONTAINERD__EVENTS__TASK_IO__INIT;
+	cleanup_free char *root_file = NULL;
 	berth_error_t err = NULL;
 	struct container *c;
 	bool systemd;
@@ -389,9 +455,15 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 		berth_error_sys(&err, ENOMEM, "create");
 		goto fail;
 	}
-	/* 1. the state root, remembered for the delete command */
+	/* 1. the state root, remembered in the bundle for the delete command
+	 * (a grouped shim serves bundles other than its working directory) */
+	root_file = path_join(c->bundle, "berth-root");
+	if (root_file == NULL) {
+		berth_error_sys(&err, ENOMEM, "create");
+		goto fail;
+	}
 	if (fs_mkdir_p(c->state_root, 0711, &err) < 0 ||
-	    fs_write_file_atomic_at(AT_FDCWD, "berth-root", c->state_root, strlen(c->state_root), 0600,
+	    fs_write_file_atomic_at(AT_FDCWD, root_file, c->state_root, strlen(c->state_root), 0600,
 	                            &err) < 0)
 		goto fail;
 	/* 2. the rootfs containerd hands over */
@@ -405,6 +477,7 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 		goto fail;
 	c->next = s->containers;
 	s->containers = c;
+	oom_watch(s, c);
 	shim_log(LOG_INFO, "created container %s, init pid %d", c->id, (int)c->init.pid);
 
 	/* 4. the event, the reply */
@@ -578,6 +651,11 @@ static void process_exited(struct shim *s, struct process *p, uint32_t exit_stat
 	Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct pending_wait **pp = &s->waits;
 
+	/* an OOM kill that ended init is reported before its exit */
+	if (p->exec_id == NULL) {
+		oom_check(s, p->c);
+		oom_unwatch(s, p->c);
+	}
 	p->exited = true;
 	p->status = PROC_STOPPED;
 	p->exit_status = exit_status;

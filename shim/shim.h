@@ -69,6 +69,8 @@ struct container {
 	char *state_root; /* the berth --root for this namespace */
 	struct berth_context ctx;
 	bool rootfs_mounted;
+	struct berth_events *events; /* OOM kills, until init exits (NULL: none) */
+	struct watch oom_w;
 	struct process init;
 	struct process *execs;
 };

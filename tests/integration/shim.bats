@@ -387,3 +387,26 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	[ "$ours" -lt "$runcs" ] || fail "our shim (${ours} kB) is not smaller than the runc shim (${runcs} kB)"
 	: >"$CTD_DIR/exec.log" # the runc shim executed runc: that was expected here
 }
+
+@test "shim: a container killed by the OOM killer yields /tasks/oom once, before its exit" {
+	local ev=$CTD_DIR/events.out evpid
+	ctrc events >"$ev" 2>&1 &
+	evpid=$!
+	sleep 0.3
+	# 64 MiB into the container's tmpfs against a 20 MiB limit
+	run ctr_run --rm --memory-limit 20971520 "$IMAGE" o1 sh -c 'dd if=/dev/zero of=/dev/shm/x bs=1M count=64'
+	assert_equal "$status" 137
+	sleep 0.5
+	kill "$evpid"
+	wait "$evpid" 2>/dev/null || true
+	run grep -o '/tasks/[a-z-]*' "$ev"
+	assert_output "/tasks/create
+/tasks/start
+/tasks/oom
+/tasks/exit
+/tasks/delete"
+	run grep '/tasks/oom' "$ev"
+	assert_output --partial '"container_id":"o1"'
+	run grep '/tasks/exit' "$ev"
+	assert_output --partial '"exit_status":137'
+}
