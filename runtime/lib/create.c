@@ -451,9 +451,7 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 		goto fail;
 	close(cc->fifo_fd);
 	cc->fifo_fd = -1;
-	/* Unlock: run goes on to start, which takes the lock again. */
-	close(cc->c->dir_fd);
-	cc->c->dir_fd = -1;
+	/* run goes on to start with the directory still locked */
 	if (!cc->for_run) {
 		close(cc->sync_rt);
 		cc->sync_rt = -1;

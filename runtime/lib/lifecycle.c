@@ -83,22 +83,27 @@ static int release_init(struct container *c, berth_error_t *err)
 	return 0;
 }
 
-int berth_container_start(const struct berth_context *ctx, const char *id, berth_error_t *err)
+int lifecycle_start(const struct berth_context *ctx, struct container *c, berth_error_t *err)
 {
-	cleanup_container struct container *c = NULL;
-	enum container_status status;
+	enum container_status status = state_status(c);
 
-	if (state_open(ctx, id, true, true, &c, err) < 0)
-		return -1;
-	status = state_status(c);
 	if (status != STATUS_CREATED)
 		return berth_error_set(err, BERTH_ERR_STATE, 0, "cannot start a container in %s state",
 		                       state_status_name(status));
 	if (release_init(c, err) < 0)
-		return berth_error_prefix(err, "start container `%s`", id);
+		return berth_error_prefix(err, "start container `%s`", c->id);
 	run_warning_hooks(ctx, c, c->spec->hooks.poststart, c->spec->hooks.poststart_len, "poststart",
 	                  STATUS_RUNNING);
 	return 0;
+}
+
+int berth_container_start(const struct berth_context *ctx, const char *id, berth_error_t *err)
+{
+	cleanup_container struct container *c = NULL;
+
+	if (state_open(ctx, id, true, true, &c, err) < 0)
+		return -1;
+	return lifecycle_start(ctx, c, err);
 }
 
 int berth_container_state(const struct berth_context *ctx, const char *id, char **json_out,
@@ -228,10 +233,33 @@ static int destroy_cgroup(struct container *c, berth_error_t *err)
 	return cg != NULL ? cgroup_destroy(cg, err) : 0;
 }
 
+int lifecycle_delete(const struct berth_context *ctx, struct container *c, bool force, berth_error_t *err)
+{
+	enum container_status status = state_status(c);
+
+	if ((status == STATUS_RUNNING || status == STATUS_PAUSED) && !force)
+		return berth_error_set(err, BERTH_ERR_STATE, 0,
+		                       "cannot delete container `%s` that is not stopped: %s", c->id,
+		                       state_status_name(status));
+	if (status == STATUS_CREATING && !force)
+		return berth_error_set(err, BERTH_ERR_STATE, 0,
+		                       "cannot delete container `%s` while it is being created", c->id);
+	if ((status == STATUS_RUNNING || status == STATUS_CREATED || status == STATUS_PAUSED) &&
+	    kill_and_wait(c, err) < 0)
+		return berth_error_prefix(err, "delete container `%s`", c->id);
+	if (destroy_cgroup(c, err) < 0)
+		return berth_error_prefix(err, "delete container `%s`", c->id);
+	if (status != STATUS_CREATING && c->spec != NULL)
+		run_warning_hooks(ctx, c, c->spec->hooks.poststop, c->spec->hooks.poststop_len, "poststop",
+		                  STATUS_STOPPED);
+	if (state_remove(c, err) < 0)
+		return berth_error_prefix(err, "delete container `%s`", c->id);
+	return 0;
+}
+
 int berth_container_delete(const struct berth_context *ctx, const char *id, bool force, berth_error_t *err)
 {
 	cleanup_container struct container *c = NULL;
-	enum container_status status;
 	berth_error_t spec_err = NULL;
 
 	if (state_open(ctx, id, true, false, &c, err) < 0)
@@ -244,25 +272,7 @@ int berth_container_delete(const struct berth_context *ctx, const char *id, bool
 		    oci_spec_parse(config, len, CONFIG_FILE, &c->spec, &spec_err) < 0)
 			log_warning(ctx, &spec_err);
 	}
-	status = state_status(c);
-	if ((status == STATUS_RUNNING || status == STATUS_PAUSED) && !force)
-		return berth_error_set(err, BERTH_ERR_STATE, 0,
-		                       "cannot delete container `%s` that is not stopped: %s", id,
-		                       state_status_name(status));
-	if (status == STATUS_CREATING && !force)
-		return berth_error_set(err, BERTH_ERR_STATE, 0,
-		                       "cannot delete container `%s` while it is being created", id);
-	if ((status == STATUS_RUNNING || status == STATUS_CREATED || status == STATUS_PAUSED) &&
-	    kill_and_wait(c, err) < 0)
-		return berth_error_prefix(err, "delete container `%s`", id);
-	if (destroy_cgroup(c, err) < 0)
-		return berth_error_prefix(err, "delete container `%s`", id);
-	if (status != STATUS_CREATING && c->spec != NULL)
-		run_warning_hooks(ctx, c, c->spec->hooks.poststop, c->spec->hooks.poststop_len, "poststop",
-		                  STATUS_STOPPED);
-	if (state_remove(c, err) < 0)
-		return berth_error_prefix(err, "delete container `%s`", id);
-	return 0;
+	return lifecycle_delete(ctx, c, force, err);
 }
 
 static int compare_info(const void *a, const void *b)

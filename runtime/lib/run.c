@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,10 +21,14 @@ int berth_container_create(const struct berth_context *ctx, const struct berth_c
 	return ret;
 }
 
+/* run holds the container it created (spec included) through start and
+ * delete; the lock is let go while the container runs, so that other
+ * commands (kill, exec, state) can reach it meanwhile. */
 int berth_container_run(const struct berth_context *ctx, const struct berth_create_options *opts,
                         int *exit_status, berth_error_t *err)
 {
 	struct create_ctx cc = {.ctx = ctx, .opts = opts, .for_run = true};
+	struct container *c;
 	int ret;
 
 	*exit_status = 0;
@@ -31,7 +36,9 @@ int berth_container_run(const struct berth_context *ctx, const struct berth_crea
 		create_ctx_release(&cc);
 		return -1;
 	}
-	ret = berth_container_start(ctx, opts->id, err);
+	c = cc.c;
+	c->spec = cc.spec; /* borrowed: handed back before release */
+	ret = lifecycle_start(ctx, c, err);
 	if (ret < 0) {
 		/* init may have said why it went away: that is the better error. */
 		berth_error_t why = NULL;
@@ -42,16 +49,21 @@ int berth_container_run(const struct berth_context *ctx, const struct berth_crea
 	} else {
 		ret = supervise_check_exec(cc.sync_rt, err);
 	}
-	if (ret < 0 || opts->detach) {
-		if (ret < 0)
-			berth_container_delete(ctx, opts->id, true, NULL);
-		create_ctx_release(&cc);
-		return ret;
+	if (ret == 0 && opts->detach)
+		goto out;
+	if (ret == 0) {
+		flock(c->dir_fd, LOCK_UN);
+		ret = supervise_wait(cc.init_pid, cc.pty_master, exit_status, err);
+		cc.pty_master = -1;
+		while (flock(c->dir_fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+		if (ret == 0)
+			ret = lifecycle_delete(ctx, c, true, err);
+	} else {
+		lifecycle_delete(ctx, c, true, NULL);
 	}
-	ret = supervise_wait(cc.init_pid, cc.pty_master, exit_status, err);
-	cc.pty_master = -1;
+out:
+	c->spec = NULL;
 	create_ctx_release(&cc);
-	if (ret == 0)
-		ret = berth_container_delete(ctx, opts->id, true, err);
 	return ret;
 }

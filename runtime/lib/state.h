@@ -68,6 +68,11 @@ char *state_to_oci_json(const struct container *c, enum container_status status,
                         berth_error_t *err);
 void container_free(struct container *c);
 
+/* start and delete of a container already open and locked, with its spec
+ * loaded (`run` holds it from create to delete: nothing is read again). */
+int lifecycle_start(const struct berth_context *ctx, struct container *c, berth_error_t *err);
+int lifecycle_delete(const struct berth_context *ctx, struct container *c, bool force, berth_error_t *err);
+
 static inline void container_freep(struct container **c)
 {
 	container_free(*c);
