@@ -1,12 +1,19 @@
 /* containerd-shim-berth-v2: a containerd runtime v2 shim over libberth.
  *
- * | action   | who runs it                  | does                                                 |
- * |----------|------------------------------|------------------------------------------------------|
- * | start    | containerd, cwd = bundle      | listens on a socket, forks the server, prints only    |
- * |          |                              | `unix://<socket>`, writes <bundle>/address, exits 0   |
- * | delete   | containerd after every task   | force-deletes the container, unmounts the rootfs,     |
- * |          |                              | prints a DeleteResponse; idempotent                  |
- * | serve    | start's child (internal)      | the server: sealed re-exec, subreaper, event loop     |
+ * | action | who runs it                 | does                                                    |
+ * |--------|-----------------------------|---------------------------------------------------------|
+ * | start  | containerd, cwd = bundle    | prints only `unix://<socket>`, writes <bundle>/address,  |
+ * |        |                             | exits 0; the socket is the group's (below): when its    |
+ * |        |                             | server answers, it is reused, else start listens on it  |
+ * |        |                             | and forks a new server                                  |
+ * | delete | containerd after every task | force-deletes the container, unmounts the rootfs,       |
+ * |        |                             | prints a DeleteResponse; idempotent                     |
+ * | serve  | start's child (internal)    | the server: sealed re-exec, subreaper, event loop       |
+ *
+ * Grouping (as the runc shim): containers whose config.json carries the same
+ * io.containerd.runc.v2.group or, failing that, io.kubernetes.cri.sandbox-id
+ * annotation share one server (one per pod under CRI); the others get one
+ * each.  The server logs to the first container's <bundle>/log.
  *
  * Flags come first, Go style (-flag value, --flag, -flag=value): -namespace,
  * -address, -publish-binary, -id, -bundle, -debug, -socket, -v; unknown ones
@@ -20,11 +27,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -95,11 +104,30 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 /* ---- start ---- */
 
-/* <SOCKET_DIR>/<hash of "address/ns/id">: short, and two containerds apart. */
-static void socket_path_for(const struct args *a, char *out, size_t size)
+/* The group a container's shim serves, as the runc shim groups: the
+ * annotation io.containerd.runc.v2.group, else the CRI sandbox id (set on
+ * the pause container, with its own id, and on every container of the pod),
+ * else the container alone.  The caller frees the result. */
+static char *group_for(const char *id)
+{
+	static const char *const keys[] = {"io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id"};
+	struct json_object *spec = json_object_from_file("config.json"), *annotations = NULL, *v;
+	char *group = NULL;
+
+	if (spec != NULL && json_object_object_get_ex(spec, "annotations", &annotations))
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && group == NULL; i++)
+			if (json_object_object_get_ex(annotations, keys[i], &v) &&
+			    json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
+				group = strdup(json_object_get_string(v));
+	json_object_put(spec);
+	return group != NULL ? group : strdup(id);
+}
+
+/* <SOCKET_DIR>/<hash of "address/ns/group">: short, and two containerds apart. */
+static void socket_path_for(const struct args *a, const char *group, char *out, size_t size)
 {
 	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
-	const char *parts[] = {a->address, "/", a->ns, "/", a->id};
+	const char *parts[] = {a->address, "/", a->ns, "/", group};
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
@@ -184,6 +212,8 @@ static int cmd_start(const struct args *a, char *argv0)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], address[160], cwd[PATH_MAX];
 	const char *bundle = a->bundle;
+	cleanup_free char *group = NULL;
+	cleanup_close int dir_fd = -1;
 	berth_error_t err = NULL;
 	int fd, n;
 	pid_t pid;
@@ -195,10 +225,23 @@ static int cmd_start(const struct args *a, char *argv0)
 		fprintf(stderr, "start: -namespace, -address and -id are required\n");
 		return 1;
 	}
-	socket_path_for(a, path, sizeof(path));
+	group = group_for(a->id);
+	if (group == NULL) {
+		berth_error_sys(&err, ENOMEM, "start");
+		goto fail;
+	}
+	socket_path_for(a, group, path, sizeof(path));
 	n = snprintf(address, sizeof(address), "unix://%s", path);
 	if (fs_mkdir_p(SOCKET_DIR, 0700, &err) < 0)
 		goto fail;
+	/* Starts of one group take turns: one of them starts the server, the
+	 * others find it listening.  The lock goes with the fd (close-on-exec
+	 * in the server). */
+	dir_fd = open(SOCKET_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0 || flock(dir_fd, LOCK_EX) < 0) {
+		berth_error_sys(&err, errno, "lock `%s`", SOCKET_DIR);
+		goto fail;
+	}
 	fd = listen_on(path, &err);
 	if (fd < 0 && berth_error_code(err) != BERTH_ERROR_EXISTS)
 		goto fail;
@@ -321,7 +364,8 @@ static int cmd_serve(const struct args *a, char **argv)
 	ret = shim_serve(&s);
 	if (ret < 0)
 		shim_log(LOG_ERR, "event loop: %s", strerror(errno));
-	unlink(s.socket_path);
+	if (ret < 0)
+		unlink(s.socket_path);
 	return ret < 0 ? 1 : 0;
 }
 

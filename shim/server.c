@@ -330,6 +330,11 @@ int shim_serve(struct shim *s)
 		if (idle_exit(s))
 			s->quit = true;
 	}
+	/* No new clients: from now on a start of this group starts a new
+	 * server, which may bind the same path (so it is not unlinked later). */
+	shim_unwatch(s, s->listen_fd);
+	close(s->listen_fd);
+	unlink(s->socket_path);
 	/* Replies (Shutdown's) and events still queued go out before we leave. */
 	for (struct client *cl = s->clients; cl != NULL; cl = cl->next) {
 		int flags = fcntl(cl->conn.fd, F_GETFL);

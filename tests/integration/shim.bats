@@ -410,3 +410,40 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	run grep '/tasks/exit' "$ev"
 	assert_output --partial '"exit_status":137'
 }
+
+@test "shim: containers with one sandbox id share one shim, which outlives all but the last" {
+	local id pid shim
+	for id in g1 g2 g3; do
+		start_sleeper "$id" --annotation io.kubernetes.cri.sandbox-id=pod-$$
+	done
+	start_sleeper g4 # another pod (none): a shim of its own
+	shim=$(shim_pids g1)
+	[ -n "$shim" ] || fail "no berth-shim process for g1: $(ps -ef | grep -i shim)"
+	# one server for the pod, one for g4
+	run shim_pids
+	assert_equal "${#lines[@]}" 2
+	for id in g1 g2 g3; do
+		pid=$(task_pid "$id")
+		assert_equal "$(awk '{print $4}' "/proc/$pid/stat")" "$shim"
+		run cat "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/$id/address"
+		assert_equal "$output" "$(cat "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/g1/address")"
+	done
+	pid=$(task_pid g4)
+	[ "$(awk '{print $4}' "/proc/$pid/stat")" != "$shim" ] || fail "g4 is served by the pod's shim"
+	# the first container goes: the shim stays for the other two
+	run ctrc task kill g1
+	assert_success
+	wait_task_status g1 STOPPED
+	run ctrc task delete g1
+	assert_success
+	run ctrc containers delete g1
+	assert_success
+	kill -0 "$shim" || fail "the pod's shim exited with two containers left"
+	run ctrc task exec --exec-id e1 g2 echo still served
+	assert_success
+	assert_output "still served"
+	assert_equal "$(task_status g3)" RUNNING
+	# a new container of the pod joins the running shim
+	start_sleeper g5 --annotation io.kubernetes.cri.sandbox-id=pod-$$
+	assert_equal "$(awk '{print $4}' "/proc/$(task_pid g5)/stat")" "$shim"
+}
