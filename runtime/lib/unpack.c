@@ -41,6 +41,30 @@ struct unpack {
 	bool made_bundle;
 };
 
+static bool differs(const char *want, const char *have)
+{
+	return want != NULL && have != NULL && strcmp(want, have) != 0;
+}
+
+/* A manifest without a platform (the only one of its tag) is picked
+ * whatever the platform asked: its config says what it is for. */
+static int check_platform(struct unpack *u, berth_error_t *err)
+{
+	const struct berth_unpack_options *o = u->o;
+	const struct oci_image_config *c = u->image->config;
+
+	if (differs(o->os, c->os) || differs(o->architecture, c->architecture) ||
+	    differs(o->variant, c->variant))
+		return berth_error_set(err, BERTH_ERR_NOT_FOUND, 0,
+		                       "image `%s` is for %s/%s%s%s, not for the platform asked %s/%s%s%s",
+		                       o->ref != NULL ? o->ref : "", c->os, c->architecture,
+		                       c->variant != NULL ? "/" : "", c->variant != NULL ? c->variant : "",
+		                       o->os != NULL ? o->os : c->os,
+		                       o->architecture != NULL ? o->architecture : c->architecture,
+		                       o->variant != NULL ? "/" : "", o->variant != NULL ? o->variant : "");
+	return 0;
+}
+
 /* 1. */
 static int open_image(struct unpack *u, berth_error_t *err)
 {
@@ -67,7 +91,7 @@ static int open_image(struct unpack *u, berth_error_t *err)
 		return -1;
 	if (u->image->config == NULL)
 		return berth_error_invalid(err, "image `%s`: no image config", o->ref != NULL ? o->ref : "");
-	return 0;
+	return check_platform(u, err);
 }
 
 /* 2. */
