@@ -24,7 +24,8 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/escapes.bats \
 	tests/integration/rootless.bats \
 	tests/integration/exec.bats \
-	tests/integration/cgroups.bats
+	tests/integration/cgroups.bats \
+	tests/integration/unpack.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run
