@@ -116,3 +116,18 @@ tests_unit_test_ttrpc_LDADD = libshimttrpc.a libshimpb.a $(PROTOBUFC_LIBS)
 
 # Fuzz targets and their corpus replays (tests/fuzz/README.md).
 include tests/fuzz/local.mk
+
+# The Dockerfile front end (builder/): word expansion (table), the lexer,
+# parser and stages, .dockerignore matching (table); golden dumps of
+# tests/builder/golden/*.Dockerfile by berth-build-dump.
+check_PROGRAMS += tests/unit/test-builder-expand tests/unit/test-builder-parser \
+	tests/unit/test-builder-dockerignore
+TESTS += tests/unit/test-builder-expand tests/unit/test-builder-parser \
+	tests/unit/test-builder-dockerignore tests/builder/golden.sh
+tests_unit_test_builder_expand_SOURCES = tests/unit/test_builder_expand.c
+tests_unit_test_builder_expand_LDADD = libbuilder.a liboci.a
+tests_unit_test_builder_parser_SOURCES = tests/unit/test_builder_parser.c
+tests_unit_test_builder_parser_LDADD = libbuilder.a liboci.a
+tests_unit_test_builder_dockerignore_SOURCES = tests/unit/test_builder_dockerignore.c
+tests_unit_test_builder_dockerignore_LDADD = libbuilder.a liboci.a
+EXTRA_DIST += tests/builder/golden.sh tests/builder/golden

@@ -1,0 +1,3 @@
+FROM alpine
+ARG X
+WORKDIR ${X:?must be set}

@@ -1,0 +1,4 @@
+FROM alpine
+COPY --from=x a b
+COPY --chown=1 \
+     --frob=2 a b
