@@ -36,5 +36,8 @@ bin_PROGRAMS += containerd-shim-berth-v2
 containerd_shim_berth_v2_SOURCES = shim/main.c shim/shim.h shim/service.c shim/stdio.c shim/events.c \
 	shim/server.c
 containerd_shim_berth_v2_CPPFLAGS = $(SHIM_CPPFLAGS)
+# The runtime's libraries as berth links them (statically where configure
+# found the archives): a shim has no private relocated pages of its own for
+# them, which is most of what a shared library costs each process (bench/shim).
 containerd_shim_berth_v2_LDADD = libshimttrpc.a libshimpb.a libberth.a liboci.a $(PROTOBUFC_LIBS) \
-	$(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)
+	$(BERTH_RUNTIME_LIBS)

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1223,6 +1224,10 @@ void service_dispatch(struct shim *s, struct client *cl, uint32_t stream, const 
 		}
 		methods[i].fn(s, cl, stream, req);
 		protobuf_c_message_free_unpacked(req, NULL);
+		/* libberth parses the spec and more on these: give the freed
+		 * heap back rather than keep it resident for the task's life */
+		if (methods[i].fn == task_create || methods[i].fn == task_start || methods[i].fn == task_delete)
+			malloc_trim(0);
 		return;
 	}
 	char msg[300];
