@@ -29,6 +29,10 @@ BERTH_INTEGRATION_TESTS = \
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run
+# The OCI runtime-tools suite: every test skips unless BERTH_RUNTIME_TOOLS
+# names a built copy (docs/conformance.md).
+TESTS += tests/integration/conformance.bats
+EXTRA_DIST += tests/integration/conformance.bats docs/conformance.md
 
 # Unit tests: oci-spec/runtime_spec.c (config.json, process.json, state, features).
 check_PROGRAMS += tests/unit/test-runtime-spec
