@@ -447,3 +447,30 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	start_sleeper g5 --annotation io.kubernetes.cri.sandbox-id=pod-$$
 	assert_equal "$(awk '{print $4}' "/proc/$(task_pid g5)/stat")" "$shim"
 }
+
+@test "shim: State of one container is answered while the same shim creates others" {
+	local pod=io.kubernetes.cri.sandbox-id=resp-$$ i t0 t1 worst=0 bg
+	start_sleeper q1 --annotation "$pod"
+	# five more containers of the pod, created and started one after another
+	(
+		for i in 2 3 4 5 6; do
+			ctr_run -d --annotation "$pod" "$IMAGE" "q$i" sleep 1000 >/dev/null 2>&1 || exit 1
+		done
+	) &
+	bg=$!
+	# meanwhile, State of q1 (ctr task ls asks each task's shim) keeps coming
+	# back: the single-threaded loop answers it as soon as the Create or Start
+	# in progress returns
+	while kill -0 "$bg" 2>/dev/null; do
+		t0=$(date +%s%N)
+		[ "$(task_status q1)" = RUNNING ] || fail "q1 is not RUNNING during the creates"
+		t1=$(date +%s%N)
+		((t1 - t0 > worst)) && worst=$((t1 - t0))
+	done
+	wait "$bg" || fail "creating q2..q6 failed"
+	echo "# slowest ctr task ls during the creates: $((worst / 1000000)) ms" >&3
+	((worst < 2000000000)) || fail "State took $((worst / 1000000)) ms during the creates"
+	for i in 2 3 4 5 6; do
+		assert_equal "$(awk '{print $4}' "/proc/$(task_pid "q$i")/stat")" "$(shim_pids q1)"
+	done
+}
