@@ -1,19 +1,32 @@
 /* The task service, containerd.task.v2.Task, over libberth.
  *
- * | RPC        | does                                                      | event              |
- * |------------|-----------------------------------------------------------|--------------------|
- * | Create     | mount rootfs, open stdio, berth_container_create          | /tasks/create      |
- * | Start      | init: berth_container_start; exec: berth_container_exec   | /tasks/start,
- * /tasks/exec-started | | Exec       | records the process (spec JSON) until Start               |
- * /tasks/exec-added  | | Wait       | parked until the process is reaped (then /tasks/exit)     | | | Delete
- * | init: berth_container_delete, unmount; exec: forget it    | /tasks/delete      | | Kill       |
- * berth_container_kill / kill(2); NOT_FOUND once exited     |                    | | Pause etc. |
- * berth_container_pause/resume/pids/update/stats            | /tasks/paused, /tasks/resumed | | State,
- * Connect, CloseIO, ResizePty, Shutdown: the shim's own records              | | Checkpoint | UNIMPLEMENTED |
+ * | RPC        | does                                                        | event               |
+ * |------------|-------------------------------------------------------------|---------------------|
+ * | Create     | mount rootfs, open stdio, berth_container_create, OOM watch | /tasks/create       |
+ * | Start      | init: berth_container_start; exec: berth_container_exec     | /tasks/start,       |
+ * |            |                                                             | /tasks/exec-started |
+ * | Exec       | records the process (spec JSON) until Start                 | /tasks/exec-added   |
+ * | Wait       | parked until the process is reaped                          | (/tasks/exit)       |
+ * | Delete     | init: berth_container_delete, unmount; exec: forget it      | /tasks/delete       |
+ * | Kill       | berth_container_kill / kill(2); NOT_FOUND once exited       |                     |
+ * | Pause etc. | berth_container_pause/resume/pids/update/stats              | /tasks/paused,      |
+ * |            |                                                             | /tasks/resumed      |
+ * | State etc. | State, Connect, CloseIO, ResizePty, Shutdown: own records   |                     |
+ * | Checkpoint | UNIMPLEMENTED                                               |                     |
+ * | (OOM fd)   | the cgroup saw an OOM kill (once per kill, before the exit) | /tasks/oom          |
  *
  * Every process's exit is published exactly once, when it is reaped; Start
  * queues its event before the loop can reap the process, so TaskStart comes
  * before TaskExit.
+ *
+ * Each RPC runs to completion in the single-threaded loop (except Wait), so a
+ * call waits for the one in progress: State of one container during the
+ * Create of another returns when that Create does (tens of ms; the tests
+ * check it).  What still holds the loop for as long as it takes: the
+ * container's hooks (run inside Create, Start and Delete), a freezer that is
+ * slow to settle (Pause), and the publish-binary fallback of events.c (only
+ * while containerd's ttrpc socket is unreachable).  Moving Create, Start and
+ * Delete into a forked helper (as the runc shim runs runc) would lift it.
  */
 #include "shim.h"
 #include "events.pb-c.h"
@@ -464,8 +477,8 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 		goto fail;
 	}
 	if (fs_mkdir_p(c->state_root, 0711, &err) < 0 ||
-	    fs_write_file_atomic_at(AT_FDCWD, root_file, c->state_root, strlen(c->state_root), 0600,
-	                            &err) < 0)
+	    fs_write_file_atomic_at(AT_FDCWD, root_file, c->state_root, strlen(c->state_root), 0600, &err) <
+	        0)
 		goto fail;
 	/* 2. the rootfs containerd hands over */
 	for (size_t i = 0; i < req->n_rootfs; i++) {
@@ -1226,7 +1239,8 @@ void service_dispatch(struct shim *s, struct client *cl, uint32_t stream, const 
 		protobuf_c_message_free_unpacked(req, NULL);
 		/* libberth parses the spec and more on these: give the freed
 		 * heap back rather than keep it resident for the task's life */
-		if (methods[i].fn == task_create || methods[i].fn == task_start || methods[i].fn == task_delete)
+		if (methods[i].fn == task_create || methods[i].fn == task_start ||
+		    methods[i].fn == task_delete)
 			malloc_trim(0);
 		return;
 	}
