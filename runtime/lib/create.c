@@ -15,6 +15,7 @@
  */
 #include "create.h"
 #include "hooks.h"
+#include "mounts.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util/cleanup.h"
@@ -87,6 +88,9 @@ static int load_config(struct create_ctx *cc, berth_error_t *err)
 	cc->rootfs.bundle = cc->c->bundle;
 	cc->rootfs.no_pivot = cc->opts->no_pivot;
 	cc->rootfs.in_user_namespace = oci_spec_namespace(spec, OCI_NS_USER) != NULL;
+	if (mounts_prepare_idmapped(spec, cc->c->bundle, &cc->idmap_fds, err) < 0)
+		return -1;
+	cc->rootfs.idmap_fds = cc->idmap_fds;
 	return 0;
 }
 
@@ -479,6 +483,9 @@ void create_ctx_release(struct create_ctx *cc)
 	cc->cgroup = NULL;
 	seccomp_filter_free(cc->seccomp);
 	cc->seccomp = NULL;
+	if (cc->spec != NULL)
+		mounts_close_idmapped(cc->idmap_fds, cc->spec->mounts_len);
+	cc->idmap_fds = NULL;
 	oci_spec_free(cc->spec);
 	cc->spec = NULL;
 }

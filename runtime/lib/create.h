@@ -23,6 +23,7 @@ struct create_ctx {
 	struct oci_spec *spec;
 	struct ns_plan plan;
 	struct rootfs_options rootfs;
+	int *idmap_fds;         /* id-mapped mount trees, made before the clone */
 	bool for_run;           /* `run`: keep the sync socket to learn whether exec worked */
 	int sync_rt;            /* the runtime's end of the sync socket */
 	int sync_init;          /* init's end */

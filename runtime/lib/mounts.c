@@ -32,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -57,6 +61,7 @@ enum opt_kind {
 	OPT_REC_SET, /* mount_setattr(AT_RECURSIVE) attr_set */
 	OPT_REC_CLR,
 	OPT_TMPCOPYUP,
+	OPT_IDMAP, /* flag: 1 "idmap", 2 "ridmap" */
 	OPT_IGNORE,
 	OPT_REFUSE,
 };
@@ -123,8 +128,8 @@ static const struct opt_def opt_defs[] = {
     {"rnosymfollow", OPT_REC_SET, MOUNT_ATTR_NOSYMFOLLOW},
     {"rsymfollow", OPT_REC_CLR, MOUNT_ATTR_NOSYMFOLLOW},
     {"tmpcopyup", OPT_TMPCOPYUP, 0},
-    {"idmap", OPT_REFUSE, 0},
-    {"ridmap", OPT_REFUSE, 0},
+    {"idmap", OPT_IDMAP, 1},
+    {"ridmap", OPT_IDMAP, 2},
 };
 
 static const struct opt_def *opt_lookup(const char *name)
@@ -196,6 +201,10 @@ int mount_options_parse(char *const *options, size_t len, struct mount_options *
 			break;
 		case OPT_TMPCOPYUP:
 			out->tmpcopyup = true;
+			break;
+		case OPT_IDMAP:
+			out->idmap = true;
+			out->idmap_recursive = d->flag == 2;
 			break;
 		case OPT_IGNORE:
 			break;
@@ -346,6 +355,171 @@ static int bind_target(const struct mount_context *ctx, const char *source, cons
 	return safe_path_create_file(ctx->root_fd, dest, 0644, err);
 }
 
+/* The container's id of `id` as the host sees it: through linux.uidMappings
+ * (or gidMappings) when the container has a user namespace of its own. */
+static unsigned int host_id_of(const struct oci_id_mapping *m, size_t n, unsigned int id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+			return m[i].host_id + (id - m[i].container_id);
+	return id;
+}
+
+/* A user namespace holding a mount's id mappings, for MOUNT_ATTR_IDMAP: a
+ * child made in it only to name it, killed once its ns fd is open. */
+static int idmap_userns(const struct oci_spec *spec, const struct oci_mount *m, berth_error_t *err)
+{
+	const struct oci_linux *l = spec->linux_;
+	bool userns = oci_spec_namespace(spec, OCI_NS_USER) != NULL;
+	const struct oci_id_mapping *maps[2] = {m->uid_mappings, m->gid_mappings};
+	size_t lens[2] = {m->uid_mappings_len, m->gid_mappings_len};
+	const struct oci_id_mapping *ns_maps[2] = {l->uid_mappings, l->gid_mappings};
+	size_t ns_lens[2] = {l->uid_mappings_len, l->gid_mappings_len};
+	static const char *const files[2] = {"uid_map", "gid_map"};
+	char path[64], buf[4096];
+	int fd = -1;
+	pid_t pid;
+
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		return berth_error_sys(err, errno, "idmapped mount `%s`: user namespace", m->destination);
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	for (int i = 0; i < 2; i++) {
+		size_t len = 0;
+		/* The file system's ids (hostID) are the ids inside this
+		 * namespace; on the mount they show as the container's ids
+		 * (containerID), in host terms. */
+		for (size_t j = 0; j < lens[i] && len < sizeof(buf) - 64; j++)
+			len += (size_t)snprintf(
+			    buf + len, sizeof(buf) - len, "%u %u %u\n", maps[i][j].host_id,
+			    userns ? host_id_of(ns_maps[i], ns_lens[i], maps[i][j].container_id)
+			           : maps[i][j].container_id,
+			    maps[i][j].size);
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
+		if (len > 0 && fs_write_string_at(AT_FDCWD, path, buf, err) < 0)
+			goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		berth_error_sys(err, errno, "idmapped mount `%s`: user namespace", m->destination);
+out:
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+static bool is_idmapped(const struct oci_mount *m, const struct mount_options *o)
+{
+	return o->idmap || m->uid_mappings_len > 0 || m->gid_mappings_len > 0;
+}
+
+/* A detached copy of the source tree with the mount's id mapping. */
+static int idmapped_tree(const struct oci_spec *spec, const struct oci_mount *m, const char *source,
+                         const struct mount_options *o, berth_error_t *err)
+{
+	cleanup_close int userns = -1, tree = -1;
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+
+	if (m->uid_mappings_len == 0 || m->gid_mappings_len == 0)
+		return berth_error_invalid(
+		    err, "mount `%s`: an idmapped mount needs uidMappings and gidMappings", m->destination);
+	userns = idmap_userns(spec, m, err);
+	if (userns < 0)
+		return -1;
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, source,
+	                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((o->flags & MS_REC) ? AT_RECURSIVE : 0));
+	if (tree < 0)
+		return berth_error_sys(err, errno, "mount `%s` to `%s`: open_tree", source, m->destination);
+	attr.userns_fd = (uint64_t)userns;
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (o->idmap_recursive ? AT_RECURSIVE : 0),
+	            &attr, sizeof(attr)) < 0)
+		return berth_error_sys(err, errno, "mount `%s` to `%s`: id-map the mount", source,
+		                       m->destination);
+	return steal_fd(&tree);
+}
+
+int mounts_prepare_idmapped(const struct oci_spec *spec, const char *bundle, int **fds_out,
+                            berth_error_t *err)
+{
+	struct mount_context ctx = {.spec = spec, .bundle = bundle};
+	int *fds = NULL;
+
+	*fds_out = NULL;
+	for (size_t i = 0; i < spec->mounts_len; i++) {
+		const struct oci_mount *m = &spec->mounts[i];
+		struct mount_options o;
+		cleanup_free char *owned = NULL;
+		const char *source;
+		int ok;
+
+		if (m->source == NULL || mount_options_parse(m->options, m->options_len, &o, err) < 0) {
+			if (m->source == NULL)
+				continue;
+			goto fail;
+		}
+		ok = is_idmapped(m, &o);
+		if (ok && fds == NULL) {
+			fds = malloc(spec->mounts_len * sizeof(int));
+			if (fds == NULL) {
+				mount_options_free(&o);
+				berth_error_sys(err, ENOMEM, "idmapped mounts");
+				goto fail;
+			}
+			for (size_t j = 0; j < spec->mounts_len; j++)
+				fds[j] = -1;
+		}
+		if (ok) {
+			source = bind_source(&ctx, m->source, &owned);
+			fds[i] = source != NULL ? idmapped_tree(spec, m, source, &o, err) : -1;
+			if (fds[i] < 0) {
+				mount_options_free(&o);
+				goto fail;
+			}
+		}
+		mount_options_free(&o);
+	}
+	*fds_out = fds;
+	return 0;
+fail:
+	mounts_close_idmapped(fds, spec->mounts_len);
+	return -1;
+}
+
+void mounts_close_idmapped(int *fds, size_t n)
+{
+	for (size_t i = 0; fds != NULL && i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+}
+
+/* An id-mapped bind: the tree the runtime prepared, moved onto the target. */
+static int bind_idmapped(const struct mount_context *ctx, const struct oci_mount *m, int target,
+                         const struct mount_options *o, berth_error_t *err)
+{
+	cleanup_close int fd = -1;
+	int tree = ctx->idmap_fds != NULL ? ctx->idmap_fds[m - ctx->spec->mounts] : -1;
+
+	if (tree < 0)
+		return berth_error_invalid(err, "mount `%s`: the idmapped mount was not prepared",
+		                           m->destination);
+	if (syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return berth_error_sys(err, errno, "mount `%s` to `%s`", m->source, m->destination);
+	fd = safe_path_open(ctx->root_fd, m->destination, O_PATH, 0, err);
+	if (fd < 0)
+		return berth_error_prefix(err, "mount `%s` to `%s`", m->source, m->destination);
+	if ((o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) != 0 &&
+	    mount_remount_bind(fd, NULL, m->destination, o->flags, err) < 0)
+		return -1;
+	return apply_after(fd, m->destination, o, err);
+}
+
 static int mount_bind(const struct mount_context *ctx, const struct oci_mount *m,
                       const struct mount_options *o, berth_error_t *err)
 {
@@ -361,6 +535,8 @@ static int mount_bind(const struct mount_context *ctx, const struct oci_mount *m
 	target = bind_target(ctx, source, m->destination, err);
 	if (target < 0)
 		return berth_error_prefix(err, "mount `%s` to `%s`", source, m->destination);
+	if (is_idmapped(m, o))
+		return bind_idmapped(ctx, m, target, o, err);
 	return bind_onto(ctx, source, target, m->destination, o, err);
 }
 

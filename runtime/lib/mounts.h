@@ -19,12 +19,13 @@ struct mount_options {
 	uint64_t rec_attr_set; /* MOUNT_ATTR_* of "rro", "rnosuid", ... (mount_setattr, AT_RECURSIVE) */
 	uint64_t rec_attr_clr;
 	bool tmpcopyup;
-	char *data; /* the options the file system reads ("mode=755,size=65536k"); NULL if none */
+	bool idmap;           /* "idmap" / "ridmap": an id-mapped bind (uidMappings/gidMappings) */
+	bool idmap_recursive; /* "ridmap": the mapping on every mount of the tree */
+	char *data;           /* the options the file system reads ("mode=755,size=65536k"); NULL if none */
 };
 
 /* Splits config.json mount options into flags, propagation and data.
- * Unknown options go to data, in order.  "idmap" / "ridmap" are refused
- * (BERTH_ERR_UNSUPPORTED). */
+ * Unknown options go to data, in order. */
 int mount_options_parse(char *const *options, size_t len, struct mount_options *out, berth_error_t *err);
 void mount_options_free(struct mount_options *opts);
 /* For `features`: the i-th option name mount_options_parse() knows, NULL
@@ -51,7 +52,17 @@ struct mount_context {
 	int root_fd;            /* the rootfs (after its bind mount onto itself) */
 	const char *bundle;     /* relative bind sources are relative to it */
 	bool in_user_namespace; /* proc / sysfs / mqueue may need a bind instead */
+	const int *idmap_fds;   /* per mount: its id-mapped tree (mounts_prepare_idmapped), or -1 */
 };
+
+/* In the runtime, before the container's namespaces exist: id-mapping a
+ * mount takes CAP_SYS_ADMIN over its file system's user namespace (the
+ * host's), which init in a user namespace lacks.  *fds_out: per mount of the
+ * spec, a detached id-mapped tree (close-on-exec) or -1; NULL when no mount
+ * is id-mapped. */
+int mounts_prepare_idmapped(const struct oci_spec *spec, const char *bundle, int **fds_out,
+                            berth_error_t *err);
+void mounts_close_idmapped(int *fds, size_t n);
 
 /* Mounts one entry of config.json's mounts inside the rootfs.  Errors name
  * the source and destination: "mount `proc` to `/proc`: ...". */

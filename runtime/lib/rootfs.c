@@ -158,6 +158,7 @@ int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
 	    .root_fd = root_fd,
 	    .bundle = opts->bundle,
 	    .in_user_namespace = opts->in_user_namespace,
+	    .idmap_fds = opts->idmap_fds,
 	};
 	for (size_t i = 0; i < opts->spec->mounts_len; i++)
 		if (mounts_mount_entry(&ctx, &opts->spec->mounts[i], err) < 0)

@@ -20,6 +20,7 @@ struct rootfs_options {
 	const char *bundle;     /* absolute; relative mount sources are relative to it */
 	bool no_pivot;          /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
 	bool in_user_namespace; /* a new user namespace: devices are bind mounted, not mknod'ed */
+	const int *idmap_fds;   /* mounts_prepare_idmapped() */
 };
 
 /* 1. Before the createRuntime hooks: root propagation (rootfsPropagation or

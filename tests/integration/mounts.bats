@@ -202,3 +202,30 @@ not propagated"
 	assert_equal "${lines[1]}" no-host-path
 	assert_equal "${lines[2]%% *}" symlink
 }
+
+@test "id-mapped bind mount without a user namespace: files of host uid 1234 show as root" {
+	mkdir "$TEST_DIR/idm"
+	echo data >"$TEST_DIR/idm/file"
+	chown -R 1234:1235 "$TEST_DIR/idm"
+	update_config '.mounts += [{"destination": "/data", "type": "bind", "source": $d, "options": ["bind", "idmap"],
+		"uidMappings": [{"containerID": 0, "hostID": 1234, "size": 1}],
+		"gidMappings": [{"containerID": 0, "hostID": 1235, "size": 1}]}]' --arg d "$TEST_DIR/idm"
+	set_args /bin/sh -c '/bin/berth-probe stat /data/file && echo more >>/data/file && cat /data/file'
+	run_container
+	assert_success
+	assert_equal "${lines[0]}" "file 0644 0 0"
+	assert_equal "${lines[2]}" more
+	# on the host the file is still 1234:1235, and it was written through the mapping
+	assert_equal "$(stat -c '%u %g' "$TEST_DIR/idm/file")" "1234 1235"
+	assert_equal "$(tail -1 "$TEST_DIR/idm/file")" more
+}
+
+@test "an id-mapped mount without mappings is refused clearly" {
+	mkdir "$TEST_DIR/idm"
+	add_mount /data bind "$TEST_DIR/idm" bind idmap
+	set_args /bin/true
+	run_container
+	assert_failure
+	[[ "$stderr" == *"an idmapped mount needs uidMappings and gidMappings"* ]] || fail "unexpected error: $stderr"
+	assert_nothing_left
+}
