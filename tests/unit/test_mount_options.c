@@ -105,10 +105,17 @@ static void test_recursive_and_refused(void)
 	ok(o.flags == 0, "recursive options are not mount(2) flags");
 	mount_options_free(&o);
 
-	ok(mount_options_parse((char *const *)idmap, N(idmap), &o, &err) < 0, "idmap is refused");
-	is_str(err != NULL ? err->msg : NULL, "mount option `idmap` is not supported",
-	       "idmap: error names it");
-	berth_error_free(&err);
+	ok(mount_options_parse((char *const *)idmap, N(idmap), &o, &err) == 0 && o.idmap &&
+	       !o.idmap_recursive,
+	   "idmap: an id-mapped mount, not recursive");
+	mount_options_free(&o);
+	{
+		static const char *const ridmap[] = {"rbind", "ridmap"};
+		ok(mount_options_parse((char *const *)ridmap, N(ridmap), &o, &err) == 0 && o.idmap &&
+		       o.idmap_recursive && (o.flags & MS_REC),
+		   "ridmap: id-mapped on every mount of the tree");
+		mount_options_free(&o);
+	}
 
 	ok(mount_options_parse((char *const *)copyup, N(copyup), &o, &err) == 0 && o.tmpcopyup,
 	   "tmpcopyup is recognised");
