@@ -474,3 +474,13 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 		assert_equal "$(awk '{print $4}' "/proc/$(task_pid "q$i")/stat")" "$(shim_pids q1)"
 	done
 }
+
+@test "shim: ctr run --log-uri file:// writes stdout and stderr into the file" {
+	local log=$CTD_DIR/logs/sub/f1.log
+	run ctr_run --rm --log-uri "file://$log" "$IMAGE" f1 sh -c 'echo to out; echo to err >&2; exit 2'
+	assert_equal "$status" 2
+	refute_output --partial "to out"
+	run cat "$log"
+	assert_line "to out"
+	assert_line "to err"
+}
