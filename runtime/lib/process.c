@@ -383,7 +383,9 @@ int process_apply_identity(const struct oci_process *process, berth_error_t *err
 	 * the container's root: getcwd() then fails or is not absolute. */
 	{
 		char where[PATH_MAX];
-		if (getcwd(where, sizeof(where)) == NULL || where[0] != '/')
+		/* (A seccomp filter may deny getcwd itself: that says nothing.) */
+		bool outside = getcwd(where, sizeof(where)) == NULL ? errno == ENOENT : where[0] != '/';
+		if (outside)
 			return berth_error_set(err, BERTH_ERR_INVALID, 0, "cwd `%s` is outside the container",
 			                       cwd);
 	}

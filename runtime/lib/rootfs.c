@@ -137,6 +137,10 @@ int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
 	 *    host mounts reach rslave binds but nothing flows back. */
 	if (prop_name != NULL && mount_propagation_from_name(prop_name, &prop, err) < 0)
 		return -1;
+	/* An unbindable / would refuse the rootfs's own bind mount: rslave for
+	 * now, unbindable at the end (rootfs_finalize). */
+	if (prop & MS_UNBINDABLE)
+		prop = MS_SLAVE | MS_REC;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return berth_error_sys(err, errno, "set propagation of `/` to `%s`",
 		                       prop_name != NULL ? prop_name : "rslave");
