@@ -429,6 +429,7 @@ static int import_oci(struct import *imp, const char *tag, berth_error_t *err)
 		return -1;
 	oci_image_layout_free(header);
 	free(origin);
+	origin = NULL; /* freed again on return when index.json is missing */
 	if (mem_document(imp, "index.json", &e, err) < 0)
 		return -1;
 	if (asprintf(&origin, "archive `%s`: index.json", imp->name) < 0)
