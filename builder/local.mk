@@ -13,3 +13,14 @@ libbuilder_a_SOURCES = \
 noinst_PROGRAMS += berth-build-dump
 berth_build_dump_SOURCES = builder/dump.c
 berth_build_dump_LDADD = libbuilder.a liboci.a
+
+# berth-build: the executor (stages built on overlayfs, RUN through
+# libberth, COPY/ADD, the layer cache, the output layout) and its CLI.
+bin_PROGRAMS += berth-build
+berth_build_SOURCES = builder/main.c \
+	builder/build.c builder/build.h builder/build_int.h \
+	builder/steps.c \
+	builder/run_step.c builder/run_step.h \
+	builder/fsops.c builder/fsops.h
+berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
+	$(ZSTD_LIBS) $(ZLIB_LIBS)

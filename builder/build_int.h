@@ -1,0 +1,92 @@
+/* Internals shared by build.c (stages, bases, image config, output) and
+ * steps.c (the filesystem steps and the layer cache). */
+#ifndef BERTH_BUILDER_BUILD_INT_H
+#define BERTH_BUILDER_BUILD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "build.h"
+#include "dockerignore.h"
+#include "image_spec.h"
+#include "layout.h"
+#include "stages.h"
+
+/* A layer of an image being built: its blob lives in `src`. */
+struct blayer {
+	char *media_type;
+	char digest[OCI_DIGEST_MAX];
+	int64_t size;
+	struct oci_layout *src; /* borrowed */
+};
+
+struct sstate {
+	bool built;
+	struct oci_image_config *cfg; /* cfg->config always set */
+	struct blayer *layers;
+	size_t n_layers;
+	char **lowers; /* directories, bottom first */
+	size_t n_lowers;
+	char chain[OCI_DIGEST_MAX]; /* the cache key of the last layer step */
+	bool cmd_set;               /* CMD given in this stage */
+	struct expand_vars args;    /* ARGs in scope (for RUN's environment) */
+	char *view;                 /* a read-only merged view for COPY --from */
+	bool view_mounted;
+};
+
+/* A named build context: an OCI layout and a reference in it. */
+struct bcontext {
+	char *name;
+	char *path;
+	char *ref;
+	struct oci_layout *layout;
+};
+
+struct builder {
+	const struct build_options *o;
+	struct df_dockerfile df;
+	char *df_name; /* the Dockerfile's name for messages ("Dockerfile") */
+	struct dockerignore di;
+	bool has_di;
+	int ctx_fd;
+	char *cache;      /* the cache directory */
+	bool cache_owned; /* a temporary one (--no-cache): removed at the end */
+	char *tmp;        /* this build's directory (inside cache/tmp) */
+	char *empty;      /* an empty directory (an overlay without lowers) */
+	struct oci_layout *cache_layout;
+	struct bcontext *ctxs;
+	size_t n_ctxs;
+	struct oci_image **images; /* resolved base images, freed at the end */
+	size_t n_images;
+	struct sstate *st;
+	unsigned counter;
+	char created[64]; /* RFC 3339 */
+};
+
+/* steps.c */
+int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err);
+int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
+               berth_error_t *err);
+int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err);
+/* The root directory of an image (unpacked into the cache once). */
+int steps_unpack_base(struct builder *b, struct oci_layout *layout, const struct oci_image *img, char **dir,
+                      berth_error_t *err);
+/* A read-only view of a built stage for COPY --from. */
+int steps_stage_view(struct builder *b, struct sstate *s, const char **dir, berth_error_t *err);
+
+/* build.c */
+/* Resolves an image by FROM/--from name: a build context or an
+ * oci-layout:// reference; NULL *img (no error) when the name is neither. */
+int build_find_image(struct builder *b, const char *name, struct oci_layout **layout, struct oci_image **img,
+                     berth_error_t *err);
+int build_history(struct sstate *s, const struct builder *b, const char *created_by, bool empty,
+                  berth_error_t *err);
+int build_push_layer(struct sstate *s, const char *media_type, const char *digest, int64_t size,
+                     const char *diff_id, struct oci_layout *src, berth_error_t *err);
+int build_strv_push(char ***v, size_t *len, const char *s);
+/* "Dockerfile:LINE" prefix */
+int build_fail(const struct builder *b, const struct df_instr *in, berth_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void build_progress(const struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

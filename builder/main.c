@@ -1,0 +1,187 @@
+/* berth-build: a daemonless Dockerfile builder that writes OCI image layouts.
+ *
+ *   berth-build [-f Dockerfile] [-t name:tag]... [--target stage]
+ *               [--build-arg K=V]... [--output type=oci,dest=DIR]
+ *               [--build-context name=oci-layout:///path:tag]...
+ *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
+ *
+ * Prints the manifest digest on stdout; progress and the RUN steps' output
+ * go to stderr. */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "berth/berth.h"
+#include "build.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
+	        "                   [--output type=oci,dest=DIR] [--build-context "
+	        "NAME=oci-layout:///PATH:TAG]...\n"
+	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
+}
+
+static int push(const char ***v, size_t *n, const char *s)
+{
+	const char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
+	if (nv == NULL)
+		return -1;
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	*v = nv;
+	return 0;
+}
+
+/* --output type=oci,dest=DIR (or a plain DIR) */
+static const char *parse_output(char *spec)
+{
+	if (strchr(spec, '=') == NULL)
+		return spec;
+	const char *dest = NULL;
+	char *save = NULL;
+	for (char *t = strtok_r(spec, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strncmp(t, "type=", 5) == 0 && strcmp(t + 5, "oci") != 0 &&
+		    strcmp(t + 5, "local-oci") != 0) {
+			fprintf(stderr, "berth-build: --output: only type=oci is supported\n");
+			return NULL;
+		}
+		if (strncmp(t, "dest=", 5) == 0)
+			dest = t + 5;
+	}
+	if (dest == NULL)
+		fprintf(stderr, "berth-build: --output: dest=DIR is missing\n");
+	return dest;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_TARGET = 256, O_BUILD_ARG, O_OUTPUT, O_CONTEXT, O_CACHE_DIR, O_NO_CACHE, O_SDE };
+	static const struct option longopts[] = {
+	    {"file", required_argument, NULL, 'f'},
+	    {"tag", required_argument, NULL, 't'},
+	    {"target", required_argument, NULL, O_TARGET},
+	    {"build-arg", required_argument, NULL, O_BUILD_ARG},
+	    {"output", required_argument, NULL, O_OUTPUT},
+	    {"build-context", required_argument, NULL, O_CONTEXT},
+	    {"cache-dir", required_argument, NULL, O_CACHE_DIR},
+	    {"no-cache", no_argument, NULL, O_NO_CACHE},
+	    {"source-date-epoch", required_argument, NULL, O_SDE},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct build_options o = {.size = sizeof(o), .output = "berth-build-out"};
+	const char **tags = NULL, **bargs = NULL, **ctxs = NULL;
+	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0;
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	berth_error_t err = NULL;
+	int c;
+
+	/* first: parsing changes argv's strings */
+	if (berth_reexec_sealed(argv, &err) < 0) {
+		fprintf(stderr, "berth-build: %s\n", berth_error_message(err));
+		return 1;
+	}
+	while ((c = getopt_long(argc, argv, "f:t:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.dockerfile = optarg;
+			break;
+		case 't':
+			if (push(&tags, &n_tags, optarg) < 0)
+				abort();
+			break;
+		case O_TARGET:
+			o.target = optarg;
+			break;
+		case O_BUILD_ARG:
+			/* --build-arg NAME takes the value from the environment */
+			if (strchr(optarg, '=') == NULL) {
+				const char *v = getenv(optarg);
+				char *kv = NULL;
+				if (v == NULL)
+					break;
+				if (asprintf(&kv, "%s=%s", optarg, v) < 0)
+					abort();
+				optarg = kv;
+			}
+			if (push(&bargs, &n_bargs, optarg) < 0)
+				abort();
+			break;
+		case O_OUTPUT:
+			if ((o.output = parse_output(optarg)) == NULL)
+				return 2;
+			break;
+		case O_CONTEXT:
+			if (push(&ctxs, &n_ctxs, optarg) < 0)
+				abort();
+			break;
+		case O_CACHE_DIR:
+			o.cache_dir = optarg;
+			break;
+		case O_NO_CACHE:
+			o.no_cache = true;
+			break;
+		case O_SDE:
+			sde = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	o.context = argv[optind];
+	o.tags = tags;
+	o.build_args = bargs;
+	o.contexts = ctxs;
+	if (sde != NULL && *sde != '\0') {
+		char *end;
+		errno = 0;
+		long long v = strtoll(sde, &end, 10);
+		if (errno != 0 || *end != '\0' || v < 0) {
+			fprintf(stderr,
+			        "berth-build: SOURCE_DATE_EPOCH `%s`: expected seconds since the epoch\n",
+			        sde);
+			return 2;
+		}
+		o.has_source_date_epoch = true;
+		o.source_date_epoch = v;
+	}
+
+	/* RUN steps execute container processes: run from a sealed copy of
+	 * this binary (CVE-2019-5736), then in a mount namespace of our own so
+	 * that the overlay mounts of the build vanish with it */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		fprintf(stderr, "berth-build: a private mount namespace: %s (berth-build runs as root)\n",
+		        strerror(errno));
+		return 1;
+	}
+
+	struct build_result res;
+	if (build_run(&o, &res, &err) < 0) {
+		fprintf(stderr, "berth-build: %s\n", berth_error_message(err));
+		berth_error_free(&err);
+		return 1;
+	}
+	printf("%s\n", res.manifest_digest);
+	free(tags);
+	free(bargs);
+	free(ctxs);
+	return 0;
+}

@@ -1,0 +1,1033 @@
+/* The filesystem steps of a stage: RUN, COPY/ADD, WORKDIR, and the layer
+ * cache under them (see build.h).
+ *
+ * A step:
+ *   1. its cache key: the parent's key, the instruction after expansion and
+ *      what it sees (RUN: argv, env, user, workdir, network), for COPY/ADD
+ *      the hash of what was copied; a hit takes the cached layer
+ *   2. <tmp>/s<N>/{u,w,m}: upper, work, and the merged view mounted on the
+ *      stage's lowers (top first)
+ *   3. the work (a container, a copy, a mkdir) in the merged view
+ *   4. unmount; the upper directory diffed as an overlayfs upper (whiteouts,
+ *      opaque dirs) into a gzip layer; the blob into the cache's layout
+ *   5. the upper directory renamed to <cache>/steps/<key>/u (or kept in tmp
+ *      with --no-cache), and becomes the next step's top lower
+ *
+ * Cache entries: <cache>/steps/<first 32 hex of key>/
+ *   u/        the upper directory (a lower of later steps)
+ *   layer     "digest size diff_id" of the layer blob, or "empty"
+ * An entry is complete once `layer` exists (written last, atomically). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build_int.h"
+#include "fsops.h"
+#include "layer.h"
+#include "run_step.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+struct step {
+	char *dir; /* <tmp>/s<N> */
+	char *upper, *work, *merged;
+	bool mounted;
+	int merged_fd;
+};
+
+static void step_release(struct step *st)
+{
+	berth_error_t e = NULL;
+	if (st->merged_fd >= 0)
+		close(st->merged_fd);
+	st->merged_fd = -1;
+	if (st->mounted)
+		fsops_umount(st->merged);
+	st->mounted = false;
+	if (st->dir != NULL && fsops_remove(st->dir, &e) < 0)
+		berth_error_free(&e);
+	free(st->dir);
+	free(st->upper);
+	free(st->work);
+	free(st->merged);
+	memset(st, 0, sizeof(*st));
+	st->merged_fd = -1;
+}
+
+static int step_begin(struct builder *b, struct sstate *s, struct step *st, berth_error_t *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->merged_fd = -1;
+	unsigned n = ++b->counter;
+	if (asprintf(&st->dir, "%s/s%u", b->tmp, n) < 0 || asprintf(&st->upper, "%s/u", st->dir) < 0 ||
+	    asprintf(&st->work, "%s/w", st->dir) < 0 || asprintf(&st->merged, "%s/m", st->dir) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "step");
+	if (mkdir(st->dir, 0700) < 0 || mkdir(st->upper, 0755) < 0 || mkdir(st->work, 0700) < 0 ||
+	    mkdir(st->merged, 0755) < 0)
+		return berth_error_sys(err, errno, "step directory `%s`", st->dir);
+	/* lowers top first */
+	cleanup_free char **lowers = calloc(s->n_lowers + 1, sizeof(char *));
+	if (lowers == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "step");
+	for (size_t i = 0; i < s->n_lowers; i++)
+		lowers[i] = s->lowers[s->n_lowers - 1 - i];
+	if (fsops_overlay_mount(lowers, s->n_lowers, st->upper, st->work, b->empty, st->merged, err) < 0)
+		return -1;
+	st->mounted = true;
+	st->merged_fd = open(st->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->merged_fd < 0)
+		return berth_error_sys(err, errno, "open `%s`", st->merged);
+	return 0;
+}
+
+/* ---- the cache ---- */
+
+static void key_add(struct oci_hasher *h, const char *tag, const char *s)
+{
+	oci_hasher_update(h, tag, strlen(tag) + 1);
+	if (s != NULL)
+		oci_hasher_update(h, s, strlen(s) + 1);
+	else
+		oci_hasher_update(h, "\xff", 1);
+}
+
+static void key_addv(struct oci_hasher *h, const char *tag, char *const *v)
+{
+	key_add(h, tag, NULL);
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		key_add(h, "", v[i]);
+}
+
+static char *entry_dir(const struct builder *b, const char *key)
+{
+	char *s = NULL;
+	const char *hex = strchr(key, ':');
+	hex = hex ? hex + 1 : key;
+	if (asprintf(&s, "%s/steps/%.32s", b->cache, hex) < 0)
+		return NULL;
+	return s;
+}
+
+/* Applies the cached layer of key to the stage: 1 on a hit, 0 on a miss. */
+static int cache_take(struct builder *b, struct sstate *s, const char *key, const char *created_by,
+                      berth_error_t *err)
+{
+	if (b->o->no_cache)
+		return 0;
+	cleanup_free char *dir = entry_dir(b, key), *meta = NULL, *upper = NULL;
+	if (dir == NULL || asprintf(&upper, "%s/u", dir) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	berth_error_t e = NULL;
+	if (dfd < 0 || fs_read_file_at(dfd, "layer", &meta, NULL, &e) < 0) {
+		berth_error_free(&e);
+		return 0;
+	}
+	if (strncmp(meta, "empty", 5) == 0) {
+		if (build_history(s, b, created_by, true, err) < 0)
+			return -1;
+		memcpy(s->chain, key, sizeof(s->chain));
+		return 1;
+	}
+	char digest[OCI_DIGEST_MAX], diff_id[OCI_DIGEST_MAX];
+	int64_t size;
+	if (sscanf(meta, "%135s %" SCNd64 " %135s", digest, &size, diff_id) != 3)
+		return 0;
+	int has = oci_layout_has_blob(b->cache_layout, digest, &e);
+	berth_error_free(&e);
+	if (has != 1)
+		return 0;
+	if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, digest, size, diff_id, b->cache_layout, err) < 0 ||
+	    build_strv_push(&s->lowers, &s->n_lowers, upper) < 0 ||
+	    build_history(s, b, created_by, false, err) < 0)
+		return *err ? -1 : berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+	memcpy(s->chain, key, sizeof(s->chain));
+	return 1;
+}
+
+/* 4. and 5.: the step's upper directory becomes a layer. */
+static int step_commit(struct builder *b, struct sstate *s, struct step *st, const char *key,
+                       const char *created_by, berth_error_t *err)
+{
+	if (st->merged_fd >= 0)
+		close(st->merged_fd);
+	st->merged_fd = -1;
+	if (st->mounted)
+		fsops_umount(st->merged);
+	st->mounted = false;
+
+	cleanup_free char *blob_path = NULL;
+	if (asprintf(&blob_path, "%s/layer.tar.gz", st->dir) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cleanup_close int ufd = open(st->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (out < 0 || ufd < 0)
+		return berth_error_sys(err, errno, "layer of `%s`", st->upper);
+	struct layer_diff_options dopts = {
+	    .size = sizeof(dopts),
+	    .flags = LAYER_DIFF_OVERLAY,
+	    .compression = LAYER_COMPRESSION_GZIP,
+	};
+	if (b->o->has_source_date_epoch) {
+		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
+		dopts.source_date_epoch = b->o->source_date_epoch;
+	}
+	struct layer_diff_result res;
+	if (layer_diff(-1, ufd, out, &dopts, &res, err) < 0)
+		return berth_error_prefix(err, "layer");
+
+	cleanup_free char *dir = entry_dir(b, key), *final_upper = NULL, *steps = NULL;
+	if (dir == NULL || asprintf(&final_upper, "%s/u", dir) < 0 ||
+	    asprintf(&steps, "%s/steps", b->cache) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+	bool empty = res.entries == 0;
+	char meta[OCI_DIGEST_MAX * 2 + 32];
+	if (empty) {
+		snprintf(meta, sizeof(meta), "empty\n");
+	} else {
+		if (lseek(out, 0, SEEK_SET) < 0)
+			return berth_error_sys(err, errno, "layer");
+		if (oci_layout_put_blob_fd(b->cache_layout, out, res.digest, (int64_t)res.size, NULL, NULL,
+		                           err) < 0)
+			return berth_error_prefix(err, "layer");
+		snprintf(meta, sizeof(meta), "%s %" PRIu64 " %s\n", res.digest, res.size, res.diff_id);
+	}
+	const char *lower = st->upper;
+	if (!b->o->no_cache) {
+		/* a stale entry (no `layer` file) is replaced */
+		berth_error_t e = NULL;
+		if (fs_mkdir_p(steps, 0700, err) < 0)
+			return -1;
+		if (fsops_remove(dir, &e) < 0)
+			berth_error_free(&e);
+		if (mkdir(dir, 0700) < 0)
+			return berth_error_sys(err, errno, "cache entry `%s`", dir);
+		if (!empty && rename(st->upper, final_upper) < 0)
+			return berth_error_sys(err, errno, "cache entry `%s`", dir);
+		cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fs_write_file_atomic_at(dfd, "layer", meta, strlen(meta), 0600, err) < 0)
+			return *err ? -1 : berth_error_sys(err, errno, "cache entry `%s`", dir);
+		lower = final_upper;
+	}
+	if (!empty) {
+		if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, res.digest, (int64_t)res.size, res.diff_id,
+		                     b->cache_layout, err) < 0)
+			return -1;
+		if (build_strv_push(&s->lowers, &s->n_lowers, lower) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		if (b->o->no_cache) {
+			/* keep the upper: it is a lower now; the step dir goes with tmp */
+			free(st->dir);
+			st->dir = NULL;
+		}
+	}
+	memcpy(s->chain, key, sizeof(s->chain));
+	return build_history(s, b, created_by, empty, err);
+}
+
+/* ---- bases ---- */
+
+int steps_unpack_base(struct builder *b, struct oci_layout *layout, const struct oci_image *img, char **dir,
+                      berth_error_t *err)
+{
+	const char *hex = strchr(img->manifest_desc.digest, ':') + 1;
+	cleanup_free char *bases = NULL, *final = NULL, *tmp = NULL;
+	if (asprintf(&bases, "%s/bases", b->cache) < 0 || asprintf(&final, "%s/%.32s", bases, hex) < 0 ||
+	    asprintf(&tmp, "%s/base.XXXXXX", b->tmp) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "base");
+	struct stat sb;
+	if (stat(final, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		*dir = steal_ptr(&final);
+		return 0;
+	}
+	if (fs_mkdir_p(bases, 0700, err) < 0 || mkdtemp(tmp) == NULL)
+		return *err ? -1 : berth_error_sys(err, errno, "base `%s`", tmp);
+	chmod(tmp, 0755);
+	cleanup_close int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		return berth_error_sys(err, errno, "base `%s`", tmp);
+	for (size_t i = 0; i < img->manifest->layers_len; i++) {
+		const struct oci_descriptor *d = &img->manifest->layers[i];
+		cleanup_oci_blob_reader struct oci_blob_reader *rd = NULL;
+		if (oci_layout_open_blob(layout, d->digest, d->size, &rd, err) < 0)
+			return -1;
+		if (layer_apply(oci_blob_reader_fd(rd), tfd, NULL, NULL, err) < 0)
+			return berth_error_prefix(err, "layer %s", d->digest);
+		/* the content must match its digest */
+		if (lseek(oci_blob_reader_fd(rd), 0, SEEK_SET) == 0) {
+			char got[OCI_DIGEST_MAX];
+			if (oci_digest_fd(OCI_DIGEST_SHA256, oci_blob_reader_fd(rd), got, NULL, err) < 0)
+				return -1;
+			if (strcmp(got, d->digest) != 0)
+				return berth_error_invalid(err, "blob %s: digest mismatch (got %s)",
+				                           d->digest, got);
+		}
+	}
+	if (rename(tmp, final) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+		return berth_error_sys(err, errno, "base `%s`", final);
+	*dir = steal_ptr(&final);
+	return 0;
+}
+
+int steps_stage_view(struct builder *b, struct sstate *s, const char **dir, berth_error_t *err)
+{
+	if (s->view != NULL) {
+		*dir = s->view;
+		return 0;
+	}
+	if (s->n_lowers == 0) {
+		*dir = b->empty;
+		return 0;
+	}
+	if (s->n_lowers == 1) {
+		if ((s->view = strdup(s->lowers[0])) == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "view");
+		*dir = s->view;
+		return 0;
+	}
+	if (asprintf(&s->view, "%s/v%u", b->tmp, ++b->counter) < 0) {
+		s->view = NULL;
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "view");
+	}
+	if (mkdir(s->view, 0755) < 0)
+		return berth_error_sys(err, errno, "mkdir `%s`", s->view);
+	cleanup_free char **lowers = calloc(s->n_lowers + 1, sizeof(char *));
+	if (lowers == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "view");
+	for (size_t i = 0; i < s->n_lowers; i++)
+		lowers[i] = s->lowers[s->n_lowers - 1 - i];
+	if (fsops_overlay_mount(lowers, s->n_lowers, NULL, NULL, b->empty, s->view, err) < 0)
+		return -1;
+	s->view_mounted = true;
+	*dir = s->view;
+	return 0;
+}
+
+/* ---- RUN ---- */
+
+static char *path_join_clean(const char *base, const char *p)
+{
+	cleanup_free char *joined = NULL;
+	char out[4096];
+	if (asprintf(&joined, "%s/%s", *p == '/' ? "" : (base ? base : ""), p) < 0)
+		return NULL;
+	int r = layer_clean_path(joined, out + 1, sizeof(out) - 1);
+	if (r < 0)
+		return NULL;
+	out[0] = '/';
+	return strdup(out);
+}
+
+/* The shell script of a RUN in shell form, heredocs included. */
+static char *run_script(const struct df_instr *in)
+{
+	const char *cmd = in->cmd[0];
+	char *s = NULL;
+	if (in->n_files == 0)
+		return strdup(cmd);
+	/* `RUN <<EOF` alone: the heredoc is the script */
+	const char *p = cmd;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (in->n_files == 1 && strncmp(p, "<<", 2) == 0 && strpbrk(p, " \t") == NULL)
+		return strdup(in->files[0].data);
+	/* otherwise the shell reads the heredocs itself */
+	size_t len = strlen(cmd) + 2;
+	for (size_t i = 0; i < in->n_files; i++)
+		len += strlen(in->files[i].data) + strlen(in->files[i].name) + 2;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	size_t off = (size_t)snprintf(s, len, "%s\n", cmd);
+	for (size_t i = 0; i < in->n_files; i++)
+		off += (size_t)snprintf(s + off, len - off, "%s%s\n", in->files[i].data, in->files[i].name);
+	return s;
+}
+
+static int run_argv(const struct sstate *s, const struct df_instr *in, char ***argv)
+{
+	const struct oci_image_exec_config *c = s->cfg->config;
+	size_t n = 0;
+	if ((*argv = calloc(1, sizeof(char *))) == NULL)
+		return -1;
+	if (!in->shell_form) {
+		for (size_t i = 0; in->cmd[i]; i++)
+			if (build_strv_push(argv, &n, in->cmd[i]) < 0)
+				return -1;
+		return 0;
+	}
+	if (c->shell_len > 0) {
+		for (size_t i = 0; i < c->shell_len; i++)
+			if (build_strv_push(argv, &n, c->shell[i]) < 0)
+				return -1;
+	} else if (build_strv_push(argv, &n, "/bin/sh") < 0 || build_strv_push(argv, &n, "-c") < 0) {
+		return -1;
+	}
+	cleanup_free char *script = run_script(in);
+	return script == NULL ? -1 : build_strv_push(argv, &n, script);
+}
+
+/* The image's Env plus the ARGs in scope that Env does not set. */
+static int run_env(const struct sstate *s, char ***env)
+{
+	const struct oci_image_exec_config *c = s->cfg->config;
+	size_t n = 0;
+	if ((*env = calloc(1, sizeof(char *))) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->env_len; i++)
+		if (build_strv_push(env, &n, c->env[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < s->args.n; i++) {
+		bool shadowed = false;
+		size_t kl = strlen(s->args.keys[i]);
+		for (size_t k = 0; k < c->env_len && !shadowed; k++)
+			shadowed = strncmp(c->env[k], s->args.keys[i], kl) == 0 && c->env[k][kl] == '=';
+		if (shadowed)
+			continue;
+		cleanup_free char *kv = NULL;
+		if (asprintf(&kv, "%s=%s", s->args.keys[i], s->args.values[i]) < 0 ||
+		    build_strv_push(env, &n, kv) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *cmd_text(const struct df_instr *in)
+{
+	if (in->shell_form)
+		return strdup(in->cmd[0]);
+	size_t len = 1;
+	for (size_t i = 0; in->cmd[i]; i++)
+		len += strlen(in->cmd[i]) + 1;
+	char *s = calloc(1, len);
+	for (size_t i = 0; s != NULL && in->cmd[i]; i++) {
+		if (i)
+			strncat(s, " ", len - strlen(s) - 1);
+		strncat(s, in->cmd[i], len - strlen(s) - 1);
+	}
+	return s;
+}
+
+int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err)
+{
+	const struct oci_image_exec_config *c = s->cfg->config;
+	cleanup_strv char **argv = NULL, **env = NULL;
+	cleanup_free char *text = cmd_text(in), *by = NULL, *argtext = NULL;
+	bool host_net = in->network != NULL && strcmp(in->network, "host") == 0;
+	const char *cwd = c->working_dir != NULL && *c->working_dir ? c->working_dir : "/";
+	char key[OCI_DIGEST_MAX];
+	struct step st = {.merged_fd = -1};
+	int status = 0, r = -1;
+
+	if (in->n_mounts > 0)
+		return build_fail(b, in, err, "RUN --mount is not supported yet");
+	if (in->security != NULL && strcmp(in->security, "sandbox") != 0)
+		return build_fail(b, in, err, "RUN --security=%s is not supported", in->security);
+	if (text == NULL || run_argv(s, in, &argv) < 0 || run_env(s, &env) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
+	/* history as BuildKit writes it */
+	size_t alen = 1;
+	for (size_t i = 0; argv[i]; i++)
+		alen += strlen(argv[i]) + 1;
+	if ((argtext = calloc(1, alen)) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			strncat(argtext, " ", alen - strlen(argtext) - 1);
+		strncat(argtext, argv[i], alen - strlen(argtext) - 1);
+	}
+	if (asprintf(&by, "RUN %s # buildkit", argtext) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
+
+	/* 1. */
+	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
+	if (h == NULL)
+		return -1;
+	key_add(h, "parent", s->chain);
+	key_addv(h, "RUN", argv);
+	key_addv(h, "env", env);
+	key_add(h, "user", c->user);
+	key_add(h, "cwd", cwd);
+	key_add(h, "network", host_net ? "host" : "none");
+	oci_hasher_final(h, key);
+	oci_hasher_free(h);
+	int hit = cache_take(b, s, key, by, err);
+	if (hit < 0)
+		return -1;
+	if (hit) {
+		build_progress(b, "%s:%d: RUN %s (cached)", b->df_name, in->pos.line, text);
+		return 0;
+	}
+	build_progress(b, "%s:%d: RUN %s", b->df_name, in->pos.line, text);
+
+	/* 2. and 3. */
+	if (step_begin(b, s, &st, err) < 0)
+		goto fail;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	if (c->user != NULL && *c->user && fsops_lookup_user(st.merged_fd, c->user, &uid, &gid, err) < 0)
+		goto fail;
+	bool made;
+	int wfd = fsops_mkdir_in_root(st.merged_fd, cwd, 0755, 0, 0, &made, err);
+	if (wfd < 0)
+		goto fail;
+	close(wfd);
+	cleanup_free char *id = NULL, *bundle = NULL, *state = NULL, *cgpath = NULL;
+	if (asprintf(&id, "berth-build-%d-%u", (int)getpid(), b->counter) < 0 ||
+	    asprintf(&bundle, "%s/bundle", st.dir) < 0 || asprintf(&state, "%s/state", b->tmp) < 0 ||
+	    asprintf(&cgpath, "/berth-build/%s", id) < 0) {
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
+		goto fail;
+	}
+	if (mkdir(bundle, 0700) < 0 || (mkdir(state, 0700) < 0 && errno != EEXIST)) {
+		berth_error_sys(err, errno, "RUN: bundle `%s`", bundle);
+		goto fail;
+	}
+	struct run_step rs = {
+	    .id = id,
+	    .rootfs = st.merged,
+	    .bundle = bundle,
+	    .state_root = state,
+	    .argv = argv,
+	    .env = env,
+	    .cwd = cwd,
+	    .uid = uid,
+	    .gid = gid,
+	    .host_network = host_net,
+	    .cgroups_path = cgpath,
+	};
+	/* the runtime makes its mount points in the rootfs: those that the
+	 * image lacked are not part of the layer */
+	static const char *const mountpoints[] = {"proc", "sys", "dev", NULL};
+	bool existed[3];
+	for (size_t i = 0; mountpoints[i]; i++) {
+		struct stat msb;
+		existed[i] = fstatat(st.merged_fd, mountpoints[i], &msb, AT_SYMLINK_NOFOLLOW) == 0;
+	}
+	if (run_step_exec(&rs, &status, err) < 0)
+		goto fail;
+	close(st.merged_fd);
+	st.merged_fd = -1;
+	fsops_umount(st.merged);
+	st.mounted = false;
+	for (size_t i = 0; mountpoints[i]; i++) {
+		cleanup_free char *mp = NULL;
+		berth_error_t e = NULL;
+		if (existed[i] || asprintf(&mp, "%s/%s", st.upper, mountpoints[i]) < 0)
+			continue;
+		if (fsops_remove(mp, &e) < 0)
+			berth_error_free(&e);
+	}
+	if (status != 0) {
+		berth_error_set(err, BERTH_ERR_INVALID, 0, "%s:%d: RUN `%s`: exit status %d", b->df_name,
+		                in->pos.line, text, status);
+		goto out;
+	}
+	/* 4. and 5. */
+	if (step_commit(b, s, &st, key, by, err) < 0)
+		goto fail;
+	r = 0;
+	goto out;
+fail:
+	build_fail(b, in, err, "RUN `%s`", text);
+out:
+	step_release(&st);
+	return r;
+}
+
+/* ---- COPY, ADD ---- */
+
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+struct matches {
+	char **v;
+	size_t n;
+};
+
+/* Matches the pattern's components from dir `rel` (relative to the root). */
+static int glob_walk(int root_fd, const char *rel, char **comps, size_t nc, struct matches *m,
+                     const struct builder *b, bool context, berth_error_t *err)
+{
+	if (nc == 0) {
+		return build_strv_push(&m->v, &m->n, rel) < 0
+		           ? berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "glob")
+		           : 0;
+	}
+	int fd = fsops_open_in_root(root_fd, *rel ? rel : "/", O_RDONLY | O_DIRECTORY, err);
+	if (fd < 0) {
+		berth_error_free(err);
+		return 0;
+	}
+	cleanup_dir DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return berth_error_sys(err, errno, "glob `%s`", rel);
+	}
+	struct dirent *de;
+	char **names = NULL;
+	size_t nn = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		int r = expand_glob_match(comps[0], de->d_name, strlen(de->d_name), err);
+		if (r < 0) {
+			strv_free(names);
+			return -1;
+		}
+		if (r && build_strv_push(&names, &nn, de->d_name) < 0) {
+			strv_free(names);
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "glob");
+		}
+	}
+	/* sorted: a deterministic order */
+	for (size_t i = 1; i < nn; i++)
+		for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
+			char *t = names[k];
+			names[k] = names[k - 1];
+			names[k - 1] = t;
+		}
+	int r = 0;
+	for (size_t i = 0; i < nn && r == 0; i++) {
+		cleanup_free char *sub = NULL;
+		if (asprintf(&sub, "%s%s%s", rel, *rel ? "/" : "", names[i]) < 0) {
+			r = berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "glob");
+			break;
+		}
+		if (context && b->has_di) {
+			int ex = dockerignore_matches(&b->di, sub, err);
+			if (ex < 0) {
+				r = -1;
+				break;
+			}
+			if (ex && !b->di.has_exceptions)
+				continue;
+		}
+		r = glob_walk(root_fd, sub, comps + 1, nc - 1, m, b, context, err);
+	}
+	strv_free(names);
+	return r;
+}
+
+static bool is_archive(int fd)
+{
+	unsigned char h[512];
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b)
+		return true; /* gzip */
+	if (n >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd)
+		return true; /* zstd */
+	if (n >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h')
+		return true;
+	if (n >= 6 && memcmp(h,
+	                     "\xfd"
+	                     "7zXZ\0",
+	                     6) == 0)
+		return true;
+	return n >= 262 && memcmp(h + 257, "ustar", 5) == 0;
+}
+
+static int parse_chmod(const struct builder *b, const struct df_instr *in, int *mode, berth_error_t *err)
+{
+	*mode = -1;
+	if (in->chmod == NULL)
+		return 0;
+	char *end;
+	long m = strtol(in->chmod, &end, 8);
+	if (*end != '\0' || m < 0 || m > 07777)
+		return build_fail(b, in, err, "--chmod=%s: only octal modes are supported yet", in->chmod);
+	*mode = (int)m;
+	return 0;
+}
+
+/* Copies one source (a match, relative to the source root) to dest. */
+static int copy_one(struct builder *b, const struct df_instr *in, int src_root, const char *src, bool context,
+                    int merged_fd, const char *dest, bool dest_dir, const struct fsops_copy_opts *co,
+                    berth_error_t *err)
+{
+	int sfd = fsops_open_in_root(src_root, src, O_PATH, err);
+	if (sfd < 0)
+		return -1;
+	cleanup_close int sfd_c = sfd;
+	struct stat sb;
+	if (fstat(sfd, &sb) < 0)
+		return berth_error_sys(err, errno, "stat `%s`", src);
+	if (co->hash != NULL) {
+		oci_hasher_update(co->hash, "src", 4);
+		oci_hasher_update(co->hash, src, strlen(src) + 1);
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		/* a directory: its contents into dest */
+		bool made = false;
+		int dfd = fsops_mkdir_in_root(merged_fd, dest, 0755, co->uid == (uid_t)-1 ? 0 : co->uid,
+		                              co->gid == (gid_t)-1 ? 0 : co->gid, &made, err);
+		if (dfd < 0)
+			return -1;
+		cleanup_close int dfd_c = dfd;
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
+		cleanup_close int wdfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
+		cleanup_close int rsfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (wdfd < 0 || rsfd < 0)
+			return berth_error_sys(err, errno, "copy `%s`", src);
+		struct fsops_copy_opts o2 = *co;
+		if (!context)
+			o2.ignore = NULL;
+		return fsops_copy_contents(rsfd, src, wdfd, &o2, err);
+	}
+	/* a file: into dest/ or as dest */
+	cleanup_free char *parent = NULL, *name = NULL;
+	const char *base = strrchr(src, '/');
+	base = base ? base + 1 : src;
+	if (dest_dir) {
+		parent = strdup(dest);
+		name = strdup(base);
+	} else {
+		const char *slash = strrchr(dest, '/');
+		parent = strndup(dest, (size_t)(slash - dest));
+		name = strdup(slash + 1);
+	}
+	if (parent == NULL || name == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy");
+	int pfd =
+	    fsops_mkdir_in_root(merged_fd, *parent ? parent : "/", 0755, co->uid == (uid_t)-1 ? 0 : co->uid,
+	                        co->gid == (gid_t)-1 ? 0 : co->gid, NULL, err);
+	if (pfd < 0)
+		return -1;
+	cleanup_close int pfd_c = pfd;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+	cleanup_close int wpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wpfd < 0)
+		return berth_error_sys(err, errno, "copy to `%s`", parent);
+	if (in->kind == DF_ADD && S_ISREG(sb.st_mode) && !(in->unpack_set && !in->unpack)) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
+		cleanup_close int afd = open(p, O_RDONLY | O_CLOEXEC);
+		if (afd >= 0 && is_archive(afd)) {
+			/* ADD of a local archive: extracted into dest */
+			int dfd = fsops_mkdir_in_root(merged_fd, dest, 0755, 0, 0, NULL, err);
+			if (dfd < 0)
+				return -1;
+			cleanup_close int dfd_c = dfd;
+			snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
+			cleanup_close int wdfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (wdfd < 0)
+				return berth_error_sys(err, errno, "ADD `%s`", src);
+			if (co->hash != NULL) {
+				char d[OCI_DIGEST_MAX];
+				if (oci_digest_fd(OCI_DIGEST_SHA256, afd, d, NULL, err) < 0)
+					return -1;
+				oci_hasher_update(co->hash, d, strlen(d) + 1);
+				lseek(afd, 0, SEEK_SET);
+			}
+			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
+				return berth_error_prefix(err, "ADD `%s`", src);
+			return 0;
+		}
+	}
+	/* the source's own name: copy from its parent directory */
+	cleanup_free char *sparent = NULL;
+	const char *sl = strrchr(src, '/');
+	sparent = sl ? strndup(src, (size_t)(sl - src)) : strdup("/");
+	if (sparent == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy");
+	int spfd = fsops_open_in_root(src_root, *sparent ? sparent : "/", O_RDONLY | O_DIRECTORY, err);
+	if (spfd < 0)
+		return -1;
+	cleanup_close int spfd_c = spfd;
+	/* a symlink named as a source is followed (inside the root) */
+	struct stat lsb;
+	if (fstatat(spfd, base, &lsb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lsb.st_mode)) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
+		cleanup_close int rfd = open(p, O_RDONLY | O_CLOEXEC);
+		if (rfd < 0)
+			return berth_error_sys(err, errno, "copy `%s`", src);
+		cleanup_close int out =
+		    openat(wpfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0)
+			return berth_error_sys(err, errno, "copy `%s`", src);
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(rfd, buf, sizeof(buf))) > 0) {
+			if (co->hash)
+				oci_hasher_update(co->hash, buf, (size_t)n);
+			if (fs_write_all(out, buf, (size_t)n) < 0)
+				return berth_error_sys(err, errno, "copy `%s`", src);
+		}
+		if (fchown(out, co->uid == (uid_t)-1 ? sb.st_uid : co->uid,
+		           co->gid == (gid_t)-1 ? sb.st_gid : co->gid) < 0 ||
+		    fchmod(out, co->mode >= 0 ? (mode_t)co->mode : sb.st_mode & 07777) < 0)
+			return berth_error_sys(err, errno, "copy `%s`", src);
+		return 0;
+	}
+	struct fsops_copy_opts o2 = *co;
+	o2.ignore = NULL; /* the match was checked already */
+	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
+}
+
+int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
+               berth_error_t *err)
+{
+	const char *kind = in->kind == DF_ADD ? "ADD" : "COPY";
+	const struct oci_image_exec_config *c = s->cfg->config;
+	struct step st = {.merged_fd = -1};
+	struct matches m = {0};
+	cleanup_free char *dest = NULL, *by = NULL, *srcs_text = NULL;
+	cleanup_close int from_fd = -1;
+	bool context = in->from == NULL;
+	int src_root = b->ctx_fd;
+	char key[OCI_DIGEST_MAX];
+	int r = -1;
+	struct oci_hasher *h = NULL;
+
+	if (in->n_files > 0)
+		return build_fail(b, in, err, "%s from a heredoc is not supported yet", kind);
+	if (in->link || in->parents || (in->excludes != NULL && in->excludes[0] != NULL))
+		return build_fail(b, in, err, "%s --link, --parents and --exclude are not supported yet",
+		                  kind);
+	for (size_t i = 0; in->srcs[i]; i++)
+		if (strncmp(in->srcs[i], "http://", 7) == 0 || strncmp(in->srcs[i], "https://", 8) == 0 ||
+		    strncmp(in->srcs[i], "git@", 4) == 0)
+			return build_fail(b, in, err, "%s of a URL is not supported yet: `%s`", kind,
+			                  in->srcs[i]);
+	int mode;
+	if (parse_chmod(b, in, &mode, err) < 0)
+		return -1;
+
+	/* the source root: the context, a stage, an image */
+	if (!context) {
+		long si = df_stage_lookup(&b->df, in->from, stage);
+		const char *dir = NULL;
+		cleanup_free char *idir = NULL;
+		if (si >= 0) {
+			if (!b->st[si].built)
+				return build_fail(b, in, err, "%s --from=%s: the stage is not built", kind,
+				                  in->from);
+			if (steps_stage_view(b, &b->st[si], &dir, err) < 0)
+				return build_fail(b, in, err, "%s --from=%s", kind, in->from);
+		} else {
+			struct oci_layout *l = NULL;
+			struct oci_image *img = NULL;
+			if (build_find_image(b, in->from, &l, &img, err) < 0)
+				return build_fail(b, in, err, "%s --from=%s", kind, in->from);
+			if (img == NULL)
+				return build_fail(
+				    b, in, err,
+				    "%s --from=%s: no such stage, and no build context names that image",
+				    kind, in->from);
+			if (img->manifest->layers_len == 0)
+				dir = b->empty;
+			else if (steps_unpack_base(b, l, img, &idir, err) < 0)
+				return build_fail(b, in, err, "%s --from=%s", kind, in->from);
+			else
+				dir = idir;
+		}
+		from_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (from_fd < 0)
+			return build_fail(b, in, err, "%s --from=%s: open `%s`: %s", kind, in->from, dir,
+			                  strerror(errno));
+		src_root = from_fd;
+	}
+
+	/* the sources: cleaned, inside the root, globs expanded */
+	size_t n_srcs = 0;
+	for (size_t i = 0; in->srcs[i]; i++, n_srcs++) {
+		char clean[4096];
+		int cr = layer_clean_path(in->srcs[i], clean, sizeof(clean));
+		if (cr < 0 && errno == EXDEV) {
+			build_fail(b, in, err, "%s %s: the path is outside the %s", kind, in->srcs[i],
+			           context ? "build context" : "source image");
+			goto out;
+		}
+		if (cr < 0) {
+			build_fail(b, in, err, "%s %s: path too long", kind, in->srcs[i]);
+			goto out;
+		}
+		size_t before = m.n;
+		if (has_glob(clean)) {
+			cleanup_free char *pc = strdup(clean);
+			char *comps[256];
+			size_t nc = 0;
+			char *save = NULL;
+			for (char *t = strtok_r(pc, "/", &save); t && nc < 256;
+			     t = strtok_r(NULL, "/", &save))
+				comps[nc++] = t;
+			if (glob_walk(src_root, "", comps, nc, &m, b, context, err) < 0)
+				goto fail;
+		} else {
+			int ex = 0;
+			if (context && b->has_di && cr == 0 &&
+			    (ex = dockerignore_matches(&b->di, clean, err)) < 0)
+				goto fail;
+			struct stat sb;
+			int fd = ex ? -1 : fsops_open_in_root(src_root, cr == 1 ? "/" : clean, O_PATH, err);
+			if (fd < 0 || fstat(fd, &sb) < 0) {
+				if (fd >= 0)
+					close(fd);
+				berth_error_free(err);
+				build_fail(b, in, err, "%s %s: not found%s", kind, in->srcs[i],
+				           ex ? " (excluded by .dockerignore)" : "");
+				goto out;
+			}
+			close(fd);
+			if (build_strv_push(&m.v, &m.n, cr == 1 ? "" : clean) < 0) {
+				berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
+				goto fail;
+			}
+		}
+		if (m.n == before) {
+			build_fail(b, in, err, "%s %s: no source files were specified (nothing matches)",
+			           kind, in->srcs[i]);
+			goto out;
+		}
+	}
+
+	/* the destination, relative to WORKDIR */
+	size_t dl = strlen(in->dest);
+	bool dest_dir = dl > 0 && (in->dest[dl - 1] == '/' || strcmp(in->dest, ".") == 0);
+	dest = path_join_clean(c->working_dir != NULL && *c->working_dir ? c->working_dir : "/", in->dest);
+	if (dest == NULL) {
+		build_fail(b, in, err, "%s: destination `%s` escapes the root", kind, in->dest);
+		goto out;
+	}
+	if (!dest_dir && m.n > 1) {
+		build_fail(b, in, err,
+		           "When using %s with more than one source file, the destination must be a "
+		           "directory and end with a /",
+		           kind);
+		goto out;
+	}
+
+	/* history and key */
+	size_t tl = strlen(kind) + strlen(dest) + 32 + (in->from ? strlen(in->from) + 8 : 0);
+	for (size_t i = 0; in->srcs[i]; i++)
+		tl += strlen(in->srcs[i]) + 1;
+	if ((srcs_text = calloc(1, tl)) == NULL) {
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
+		goto fail;
+	}
+	for (size_t i = 0; in->srcs[i]; i++) {
+		strncat(srcs_text, in->srcs[i], tl - strlen(srcs_text) - 1);
+		strncat(srcs_text, " ", tl - strlen(srcs_text) - 1);
+	}
+	if (asprintf(&by, "%s %s%s%s%s%s # buildkit", kind, in->from ? "--from=" : "",
+	             in->from ? in->from : "", in->from ? " " : "", srcs_text, in->dest) < 0) {
+		by = NULL;
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
+		goto fail;
+	}
+
+	/* 2. and 3.: the copy */
+	if (step_begin(b, s, &st, err) < 0)
+		goto fail;
+	struct fsops_copy_opts co = {
+	    .uid = context ? 0 : (uid_t)-1,
+	    .gid = context ? 0 : (gid_t)-1,
+	    .mode = mode,
+	    .ignore = context && b->has_di ? &b->di : NULL,
+	};
+	if (in->chown != NULL && fsops_lookup_user(st.merged_fd, in->chown, &co.uid, &co.gid, err) < 0)
+		goto fail;
+	if (!dest_dir) {
+		/* an existing directory as the destination takes the files in */
+		berth_error_t e = NULL;
+		int fd = fsops_open_in_root(st.merged_fd, dest, O_PATH, &e);
+		struct stat sb;
+		if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode))
+			dest_dir = true;
+		if (fd >= 0)
+			close(fd);
+		berth_error_free(&e);
+	}
+	if ((h = oci_hasher_new(OCI_DIGEST_SHA256, err)) == NULL)
+		goto fail;
+	co.hash = h;
+	key_add(h, "parent", s->chain);
+	key_add(h, kind, dest);
+	key_add(h, "dest_dir", dest_dir ? "1" : "0");
+	key_add(h, "chown", in->chown);
+	key_add(h, "chmod", in->chmod);
+	for (size_t i = 0; i < m.n; i++)
+		if (copy_one(b, in, src_root, m.v[i], context, st.merged_fd, dest, dest_dir || m.n > 1, &co,
+		             err) < 0)
+			goto fail;
+	oci_hasher_final(h, key);
+	oci_hasher_free(h);
+	h = NULL;
+
+	int hit = cache_take(b, s, key, by, err);
+	if (hit < 0)
+		goto fail;
+	if (hit) {
+		build_progress(b, "%s:%d: %s %s%s (cached)", b->df_name, in->pos.line, kind, srcs_text,
+		               in->dest);
+		r = 0;
+		goto out;
+	}
+	build_progress(b, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text, in->dest);
+	if (step_commit(b, s, &st, key, by, err) < 0)
+		goto fail;
+	r = 0;
+	goto out;
+fail:
+	build_fail(b, in, err, "%s", kind);
+out:
+	if (h != NULL)
+		oci_hasher_free(h);
+	strv_free(m.v);
+	step_release(&st);
+	return r;
+}
+
+/* ---- WORKDIR ---- */
+
+int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err)
+{
+	struct oci_image_exec_config *c = s->cfg->config;
+	cleanup_free char *path = path_join_clean(c->working_dir, in->value), *by = NULL;
+	struct step st = {.merged_fd = -1};
+	char key[OCI_DIGEST_MAX];
+	int r = -1;
+
+	if (path == NULL || asprintf(&by, "WORKDIR %s", path) < 0)
+		return build_fail(b, in, err, "WORKDIR %s: invalid path", in->value);
+	free(c->working_dir);
+	c->working_dir = strdup(path);
+	if (c->working_dir == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "WORKDIR");
+
+	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
+	if (h == NULL)
+		return -1;
+	key_add(h, "parent", s->chain);
+	key_add(h, "WORKDIR", path);
+	oci_hasher_final(h, key);
+	oci_hasher_free(h);
+	int hit = cache_take(b, s, key, by, err);
+	if (hit != 0)
+		return hit < 0 ? -1 : 0;
+
+	if (step_begin(b, s, &st, err) < 0)
+		goto fail;
+	bool made = false;
+	int fd = fsops_mkdir_in_root(st.merged_fd, path, 0755, 0, 0, &made, err);
+	if (fd < 0)
+		goto fail;
+	close(fd);
+	if (step_commit(b, s, &st, key, by, err) < 0)
+		goto fail;
+	r = 0;
+	goto out;
+fail:
+	build_fail(b, in, err, "WORKDIR %s", path);
+out:
+	step_release(&st);
+	return r;
+}
