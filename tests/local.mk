@@ -83,12 +83,12 @@ tests_unit_test_security_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $
 # conmon; .ci/install-deps installs them) and the runc command-line details
 # they rely on.
 BERTH_COMPAT_TESTS = \
-	tests/integration/compat.bats \
-	tests/integration/containerd.bats \
+	tests/integration/compat/compat.bats \
+	tests/integration/compat/containerd.bats \
 	tests/integration/shim.bats \
-	tests/integration/podman.bats
+	tests/integration/compat/podman.bats
 TESTS += $(BERTH_COMPAT_TESTS)
-EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat_helpers.bash
+EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat/compat_helpers.bash
 
 # Layers: apply and diff (oci-spec/layer*.c); the layer-apply driver of
 # tests/integration/layers.bats (compared with umoci unpack).

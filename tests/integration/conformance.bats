@@ -10,39 +10,17 @@
 #
 # A program passes when it exits 0, prints no "not ok" line and no "error"
 # diagnostic ahead of its first test line (the hook tests report that way).
-# KNOWN_FAILURES lists the programs that do not pass here, each with its
-# reason; docs/conformance.md explains each one. The list must only shrink:
+# KNOWN_FAILURES (read from tests/conformance/known-failures) lists the
+# programs that do not pass here, each with its reason; docs/conformance.md explains each one. The list must only shrink:
 # a listed program that passes fails its test so that the entry is removed,
 # except for "machine:" entries, which may pass on another kernel.
 
 load helpers
 
-declare -gA KNOWN_FAILURES=(
-	[delete]="berth: delete without --force kills and removes a created container (as runc does); the spec wants an error"
-	[delete_resources]="test: compares the addresses of two *int64 pids limits, not their values"
-	[hooks]="test: expects 'post-start1' where its own hooks write 'post-start1 called'"
-	[hooks_stdin]="test: wants status 'created' on prestart's stdin; berth and runc pass 'creating' (prestart runs inside create)"
-	[linux_cgroups_blkio]="machine: assumes /dev/sda (8:0) with BFQ; no blkio.leaf_weight in this kernel"
-	[linux_cgroups_hugetlb]="machine: hugetlb is only on the cgroup v2 hierarchy here and the test reads v1"
-	[linux_cgroups_memory]="machine: no kmem limits in this kernel"
-	[linux_cgroups_network]="machine: net_cls/net_prio are not mounted"
-	[linux_cgroups_pids]="test: compares the addresses of two *int64 pids limits, not their values"
-	[linux_cgroups_relative_blkio]="machine: assumes /dev/sda (8:0) with BFQ; no blkio.leaf_weight in this kernel"
-	[linux_cgroups_relative_hugetlb]="machine: hugetlb is only on the cgroup v2 hierarchy here and the test reads v1"
-	[linux_cgroups_relative_memory]="machine: no kmem limits in this kernel"
-	[linux_cgroups_relative_network]="machine: net_cls/net_prio are not mounted"
-	[linux_cgroups_relative_pids]="test: compares the addresses of two *int64 pids limits, not their values"
-	[linux_ns_itype]="berth: a config without a mount namespace is refused (docs/runtime.md); the spec says inherit the runtime's"
-	[linux_process_apparmor_profile]="machine: AppArmor is not enabled"
-	[linux_rootfs_propagation]="berth: rootfsPropagation unbindable makes / unbindable before the rootfs is bind-mounted (EINVAL); runc 1.1 too"
-	[linux_seccomp]="test: runtimetest needs getcwd(2), which its profile denies (berth also refuses it earlier: the cwd check runs after the filter is loaded)"
-	[misc_props]="test: the annotation case runs /runtimetest without copying it into the bundle"
-	[pidfile]="test: kills the container after its 'true' has exited; killing a stopped container is an error"
-	[prestart]="test: wants prestart hooks after start (config.md); runtime.md, runc and berth run them in create"
-	[process_capabilities]="machine: CAP_SYS_RESOURCE is not in the bounding set"
-	[process_rlimits]="test: runtimetest is a Go >= 1.19 program, which raises its own RLIMIT_NOFILE soft limit to the hard limit"
-	[start]="berth: a config without process is refused at create (as runc does); the spec wants start to fail instead"
-)
+declare -gA KNOWN_FAILURES=()
+while IFS=$'\t' read -r name why; do
+	[ -n "$name" ] && [ "${name:0:1}" != "#" ] && KNOWN_FAILURES[$name]=$why
+done <"$BERTH_SRCDIR/tests/conformance/known-failures"
 
 # Programs that race with the container they start, for any runtime: they
 # are run a second time if the first run fails.
@@ -129,7 +107,7 @@ validate() {
 	if [ -z "$why" ]; then
 		case $known in
 		"" | machine:*) return 0 ;;
-		*) fail "$name passes now: remove it from KNOWN_FAILURES here and from docs/conformance.md ($known)" ;;
+		*) fail "$name passes now: remove it from tests/conformance/known-failures and docs/conformance.md ($known)" ;;
 		esac
 	fi
 	if [ -n "$known" ]; then

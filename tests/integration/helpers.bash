@@ -25,7 +25,7 @@ bats_require_minimum_version 1.5.0
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
 
-BERTH_SRCDIR=${BERTH_SRCDIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+BERTH_SRCDIR=${BERTH_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BERTH_BUILDDIR=${BERTH_BUILDDIR:-$BERTH_SRCDIR}
 BERTH_BIN=${BERTH_BIN:-$BERTH_BUILDDIR/berth}
 BERTH_PROBE=${BERTH_PROBE:-$BERTH_BUILDDIR/tests/helpers/berth-probe}

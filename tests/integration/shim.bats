@@ -11,7 +11,7 @@
 # /run/containerd/berth/<namespace>, removed at the end.
 
 load helpers
-load compat_helpers
+load compat/compat_helpers
 
 IMAGE=docker.io/berth/busybox:test
 RUNTIME=io.containerd.berth.v2

@@ -6,7 +6,7 @@
 # --all, features, error text and exit codes, and a /dev/null that stays the
 # host's.
 
-load helpers
+load ../helpers
 load compat_helpers
 
 setup_file() { berth_setup_file; }

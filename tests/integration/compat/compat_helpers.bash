@@ -5,7 +5,7 @@
 # Loaded after helpers.bash:
 #
 #   load helpers
-#   load compat_helpers
+#   load compat_helpers (from tests/integration/compat/)
 #
 # What is here:
 # - make_busybox_oci_archive OUT NAME TAG: an OCI image archive (an image

@@ -9,7 +9,7 @@
 # logs each invocation (to prove it was berth, and with which arguments), and
 # its state root is --runc-root under the temporary directory.
 
-load helpers
+load ../helpers
 load compat_helpers
 
 IMAGE=docker.io/berth/busybox:test

@@ -15,7 +15,7 @@
 # cannot be set by any runtime here, so every container gets explicit
 # --ulimit values (the only allowance).
 
-load helpers
+load ../helpers
 load compat_helpers
 
 IMAGE=docker.io/berth/busybox:test
