@@ -405,7 +405,7 @@ static int lookup_db(int root_fd, const char *file, const char *name, long *id, 
 	return 0;
 }
 
-int fsops_lookup_user(int root_fd, const char *spec, uid_t *uid, gid_t *gid, berth_error_t *err)
+int fsops_lookup_user(int root_fd, const char *spec, bool chown, uid_t *uid, gid_t *gid, berth_error_t *err)
 {
 	cleanup_free char *u = strdup(spec);
 	if (u == NULL)
@@ -422,7 +422,9 @@ int fsops_lookup_user(int root_fd, const char *spec, uid_t *uid, gid_t *gid, ber
 		pgid = 0;
 	}
 	*uid = (uid_t)id;
-	*gid = (gid_t)pgid;
+	/* COPY --chown: no group means the uid's number; USER: the user's
+	 * primary group */
+	*gid = chown ? (gid_t)id : (gid_t)pgid;
 	if (g != NULL) {
 		long gg = 0;
 		if (lookup_db(root_fd, "/etc/group", g, &gg, NULL) == 0) {

@@ -56,10 +56,11 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 int fsops_copy_contents(int src_fd, const char *rel, int dst_fd, const struct fsops_copy_opts *o,
                         berth_error_t *err);
 
-/* The uid and gid of USER-style "user[:group]" (names or numbers) through
- * the root's /etc/passwd and /etc/group; a numeric user that passwd lacks
- * gets gid 0. */
-int fsops_lookup_user(int root_fd, const char *spec, uid_t *uid, gid_t *gid, berth_error_t *err);
+/* The uid and gid of "user[:group]" (names or numbers) through the root's
+ * /etc/passwd and /etc/group.  Without a group: for USER (chown false) the
+ * user's primary group (0 for a numeric user that passwd lacks), for COPY
+ * --chown the uid's number, as Docker does. */
+int fsops_lookup_user(int root_fd, const char *spec, bool chown, uid_t *uid, gid_t *gid, berth_error_t *err);
 
 /* Recursive removal of a host path (a build's own directories). */
 int fsops_remove(const char *path, berth_error_t *err);

@@ -469,7 +469,8 @@ int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, be
 		goto fail;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	if (c->user != NULL && *c->user && fsops_lookup_user(st.merged_fd, c->user, &uid, &gid, err) < 0)
+	if (c->user != NULL && *c->user &&
+	    fsops_lookup_user(st.merged_fd, c->user, false, &uid, &gid, err) < 0)
 		goto fail;
 	bool made;
 	int wfd = fsops_mkdir_in_root(st.merged_fd, cwd, 0755, 0, 0, &made, err);
@@ -933,7 +934,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	    .mode = mode,
 	    .ignore = context && b->has_di ? &b->di : NULL,
 	};
-	if (in->chown != NULL && fsops_lookup_user(st.merged_fd, in->chown, &co.uid, &co.gid, err) < 0)
+	if (in->chown != NULL && fsops_lookup_user(st.merged_fd, in->chown, true, &co.uid, &co.gid, err) < 0)
 		goto fail;
 	if (!dest_dir) {
 		/* an existing directory as the destination takes the files in */

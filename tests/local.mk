@@ -25,7 +25,8 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/rootless.bats \
 	tests/integration/exec.bats \
 	tests/integration/cgroups.bats \
-	tests/integration/unpack.bats
+	tests/integration/unpack.bats \
+	tests/integration/build.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run

@@ -1,0 +1,310 @@
+#!/usr/bin/env bats
+# berth-build: Dockerfiles built into OCI layouts, checked with the tools
+# that consume them (umoci unpack, skopeo inspect) and run with berth.
+#
+# The base image is made here: a busybox root filesystem (every applet a
+# symlink, /etc/passwd with root and user) tarred into one layer by umoci,
+# tagged `1` in $BASE. Each test gets its own context, cache directory and
+# output layout under $TEST_DIR; teardown checks that no overlay mount,
+# container, cgroup or temporary directory of berth-build was left.
+
+load helpers
+
+BUILD_BIN=${BUILD_BIN:-$BERTH_BUILDDIR/berth-build}
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || return 0
+	command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null || return 0
+	BUILD_IMAGE_DIR=$(mktemp -d /tmp/berth-build-image.XXXXXX)
+	local img=$BUILD_IMAGE_DIR/base r applet
+	umoci init --layout "$img"
+	umoci new --image "$img:1"
+	umoci unpack --image "$img:1" "$BUILD_IMAGE_DIR/b" >/dev/null
+	r=$BUILD_IMAGE_DIR/b/rootfs
+	mkdir -p "$r"/{bin,etc,tmp,root,home/user,proc,sys,dev}
+	cp "$BUSYBOX" "$r/bin/busybox"
+	for applet in $("$BUSYBOX" --list); do
+		[ "$applet" = busybox ] || ln -s busybox "$r/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nuser:x:1000:\nstaff:x:50:\n' >"$r/etc/group"
+	chmod 1777 "$r/tmp"
+	chown 1000:1000 "$r/home/user"
+	umoci repack --image "$img:1" "$BUILD_IMAGE_DIR/b" >/dev/null
+	umoci config --image "$img:1" --config.env PATH=/bin --config.cmd sh
+	rm -rf "$BUILD_IMAGE_DIR/b"
+	export BUILD_IMAGE_DIR
+}
+
+teardown_file() {
+	[ -n "${BUILD_IMAGE_DIR:-}" ] && rm -rf "$BUILD_IMAGE_DIR"
+	return 0
+}
+
+setup() {
+	requires root
+	local tool
+	for tool in umoci skopeo jq; do
+		command -v "$tool" >/dev/null || skip "requires $tool"
+	done
+	[ -x "$BUILD_BIN" ] || fail "$BUILD_BIN is missing: make berth-build"
+	[ -x "${BERTH_BIN%/*}/berth-unpack" ] || fail "${BERTH_BIN%/*}/berth-unpack is missing: make berth-unpack"
+	TEST_DIR=$(mktemp -d /tmp/berth-build-test.XXXXXX)
+	chmod 0755 "$TEST_DIR"
+	CTX=$TEST_DIR/ctx
+	OUT=$TEST_DIR/out
+	CACHE=$TEST_DIR/cache
+	BERTH_ROOT=$TEST_DIR/state
+	mkdir -p "$CTX"
+	BASE=$BUILD_IMAGE_DIR/base
+	VARTMP_BEFORE=$(vartmp_dirs)
+}
+
+teardown() {
+	[ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR" ] || return 0
+	local errors=
+	# the builder's mounts lived in its own mount namespace: none here
+	grep -q "$TEST_DIR" /proc/self/mountinfo && errors+="mounts left: $(grep "$TEST_DIR" /proc/self/mountinfo); "
+	# its containers: state under the build's temporary directory, gone
+	if [ -d "$CACHE/tmp" ] && [ -n "$(ls -A "$CACHE/tmp")" ]; then
+		errors+="temporary build directories left: $(ls "$CACHE/tmp"); "
+	fi
+	[ "$(vartmp_dirs)" = "$VARTMP_BEFORE" ] || errors+="--no-cache directories left: $(vartmp_dirs); "
+	if [ -d /sys/fs/cgroup/berth-build ] && find /sys/fs/cgroup/berth-build -mindepth 1 -type d | grep -q .; then
+		errors+="cgroups left: $(find /sys/fs/cgroup/berth-build -mindepth 1 -type d); "
+	fi
+	for id in $(berth list -q 2>/dev/null); do
+		berth delete --force "$id" >/dev/null 2>&1
+	done
+	rm -rf "$TEST_DIR"
+	[ -z "$errors" ] || fail "teardown: $errors"
+}
+
+vartmp_dirs() {
+	find /var/tmp -maxdepth 1 -name 'berth-build.*' | sort
+}
+
+berth() {
+	timeout "$BERTH_CMD_TIMEOUT" "$BERTH_BIN" --root "$BERTH_ROOT" "$@"
+}
+
+# build [ARGS...]: berth-build with the base image as `busybox`, the test's
+# cache and output; the manifest digest is on stdout.
+build() {
+	timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
+		--output "type=oci,dest=$OUT" "$@"
+}
+
+# run_image [LAYOUT]: berth unpack + berth run of the only image of LAYOUT.
+run_image() {
+	local layout=${1:-$OUT}
+	rm -rf "$TEST_DIR/bundle"
+	berth unpack --image "$layout" "$TEST_DIR/bundle"
+	berth run --bundle "$TEST_DIR/bundle" "build-test-$$"
+}
+
+@test "build: FROM an OCI layout, RUN, COPY, ENV, WORKDIR, CMD: umoci, skopeo and berth accept the image" {
+	echo "copied content" >"$CTX/hello.txt"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		ARG WHO=world
+		RUN echo "written by RUN for $WHO" > /run.txt
+		WORKDIR /app
+		COPY hello.txt ./
+		ENV GREETING=hi PATH=/bin:/usr/bin
+		LABEL org.example.test=yes
+		EXPOSE 8080
+		CMD ["sh", "-c", "cat /run.txt hello.txt; echo $GREETING; pwd"]
+	EOF
+	run -0 build -t app:1 "$CTX"
+	digest=${lines[-1]}
+	[[ $digest == sha256:* ]] || fail "no manifest digest printed: $output"
+	[[ $output == *"Dockerfile:3: RUN echo"* ]]
+
+	# the layout: tagged, and skopeo reads the manifest and the config
+	run -0 jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
+	assert_output "app:1"
+	run -0 skopeo inspect "oci:$OUT:app:1"
+	assert_equal "$(jq -r .Digest <<<"$output")" "$digest"
+	assert_equal "$(jq -r '.Layers | length' <<<"$output")" 4 # base, RUN, WORKDIR, COPY
+	run -0 skopeo inspect --config "oci:$OUT:app:1"
+	cfg=$output
+	assert_equal "$(jq -c .config.Env <<<"$cfg")" '["PATH=/bin:/usr/bin","GREETING=hi"]'
+	assert_equal "$(jq -r .config.WorkingDir <<<"$cfg")" /app
+	assert_equal "$(jq -c .config.Cmd <<<"$cfg")" '["sh","-c","cat /run.txt hello.txt; echo $GREETING; pwd"]'
+	assert_equal "$(jq -r '.config.Labels["org.example.test"]' <<<"$cfg")" yes
+	assert_equal "$(jq -c .config.ExposedPorts <<<"$cfg")" '{"8080/tcp":{}}'
+	assert_equal "$(jq -r '.history[-1].created_by' <<<"$cfg")" 'CMD ["sh","-c","cat /run.txt hello.txt; echo $GREETING; pwd"]'
+	assert_equal "$(jq -r '.history[-1].empty_layer' <<<"$cfg")" true
+	assert_equal "$(jq -r '[.history[] | select(.empty_layer != true)] | length' <<<"$cfg")" 4
+	assert_equal "$(jq -r '.rootfs.diff_ids | length' <<<"$cfg")" 4
+
+	# umoci unpacks it; the RUN's file and the copied file are there
+	run -0 umoci unpack --image "$OUT:app:1" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/run.txt")" "written by RUN for world"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/app/hello.txt")" "copied content"
+	assert_equal "$(stat -c %u:%g:%a "$TEST_DIR/umoci/rootfs/app/hello.txt")" 0:0:644
+	# the runtime's mount points are not in the RUN's layer
+	run -0 bash -c "tar -tzf '$OUT/blobs/sha256/$(jq -r '.layers[1].digest' "$OUT/blobs/sha256/${digest#sha256:}" | cut -d: -f2)'"
+	assert_output "run.txt"
+
+	# berth runs it
+	run -0 run_image
+	assert_output "written by RUN for world
+copied content
+hi
+/app"
+}
+
+@test "build: multi-stage: COPY --from a stage and an image, --target builds only what it needs" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox AS compile
+		RUN mkdir /out && echo artifact > /out/a && echo other > /out/b
+		FROM busybox AS never
+		RUN echo never built; exit 7
+		FROM scratch AS final
+		COPY --from=compile /out/a /srv/
+		COPY --from=busybox /bin/busybox /bin/sh
+		CMD ["/bin/sh", "-c", "cat /srv/a"]
+		FROM final AS last
+		RUN exit 9
+	EOF
+	run -0 build --target final -t final:1 "$CTX"
+	refute_output --partial "never built"
+	refute_output --partial "exit 9"
+	run -0 skopeo inspect "oci:$OUT:final:1"
+	assert_equal "$(jq -r '.Layers | length' <<<"$output")" 2
+	run -0 umoci unpack --image "$OUT:final:1" "$TEST_DIR/umoci"
+	run -0 find "$TEST_DIR/umoci/rootfs" -mindepth 1 -printf '%P\n'
+	assert_equal "$(sort <<<"$output" | tr '\n' ' ')" "bin bin/sh srv srv/a "
+	run -0 run_image
+	assert_output artifact
+
+	# without --target: the last stage, which fails
+	rm -rf "$OUT"
+	run -1 build "$CTX"
+	assert_output --partial 'Dockerfile:10: RUN `exit 9`: exit status 9'
+	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+}
+
+@test "build: a failing RUN names the Dockerfile line and the exit status, with the command's stderr" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN true
+		RUN echo "to stderr" >&2 && \
+		    exit 3
+	EOF
+	run -1 build "$CTX"
+	assert_output --partial "to stderr"
+	assert_output --partial 'Dockerfile:3: RUN `echo "to stderr" >&2 &&     exit 3`: exit status 3'
+	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+}
+
+@test "build: .dockerignore excludes files from the context; COPY ../x is refused" {
+	echo keep >"$CTX/keep.txt"
+	echo secret >"$CTX/secret.txt"
+	mkdir -p "$CTX/logs" "$CTX/sub"
+	echo log >"$CTX/logs/a.log"
+	echo sub >"$CTX/sub/x.log"
+	printf 'secret.txt\nlogs\n**/*.log\n' >"$CTX/.dockerignore"
+	echo outside >"$TEST_DIR/x"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY . /ctx/
+	EOF
+	run -0 build -t ign:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:ign:1" "$TEST_DIR/umoci"
+	run -0 find "$TEST_DIR/umoci/rootfs/ctx" -mindepth 1 -printf '%P\n'
+	assert_equal "$(sort <<<"$output" | tr '\n' ' ')" ".dockerignore Dockerfile keep.txt sub "
+
+	printf 'FROM busybox\nCOPY secret.txt /\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: COPY secret.txt: not found (excluded by .dockerignore)"
+
+	printf 'FROM busybox\nCOPY ../x /x\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: COPY ../x: the path is outside the build context"
+	printf 'FROM busybox\nCOPY sub/../../x /x\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "the path is outside the build context"
+	# a symlink in the context that points out of it is resolved inside it
+	ln -s ../x "$CTX/link"
+	printf 'FROM busybox\nCOPY link /x\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	refute_output --partial "outside"
+}
+
+@test "build: COPY --chown (names from the image's passwd) and --chmod, ADD extracts a local tar" {
+	mkdir -p "$CTX/dir/sub"
+	echo f >"$CTX/dir/sub/f"
+	echo g >"$CTX/g"
+	mkdir "$TEST_DIR/t" && echo in-tar >"$TEST_DIR/t/t.txt"
+	tar -czf "$CTX/a.tar.gz" -C "$TEST_DIR/t" t.txt
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY --chown=user:staff dir /d
+		COPY --chown=1234 --chmod=0600 g /g
+		COPY g* /multi/
+		ADD a.tar.gz /x/
+		USER user
+		RUN id -u > /tmp/uid
+	EOF
+	run -0 build -t own:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:own:1" "$TEST_DIR/umoci"
+	r=$TEST_DIR/umoci/rootfs
+	assert_equal "$(stat -c %u:%g "$r/d" "$r/d/sub" "$r/d/sub/f" | tr '\n' ' ')" "1000:50 1000:50 1000:50 "
+	assert_equal "$(stat -c %u:%g:%a "$r/g")" 1234:1234:600
+	assert_equal "$(cat "$r/multi/g")" g
+	assert_equal "$(cat "$r/x/t.txt")" in-tar
+	[ ! -e "$r/x/a.tar.gz" ]
+	assert_equal "$(cat "$r/tmp/uid")" 1000
+}
+
+@test "build: SOURCE_DATE_EPOCH makes two builds give the same manifest digest" {
+	echo data >"$CTX/data"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN echo one > /one && mkdir -p /var/x && touch /var/x/y
+		COPY data /data
+	EOF
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--no-cache --output "$TEST_DIR/o1" "$CTX"
+	d1=${lines[-1]}
+	touch "$CTX/data" # a new mtime: clamped
+	sleep 1
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--no-cache --output "$TEST_DIR/o2" "$CTX"
+	d2=${lines[-1]}
+	assert_equal "$d1" "$d2"
+	run -0 skopeo inspect --config "oci:$TEST_DIR/o1"
+	assert_equal "$(jq -r .created <<<"$output")" 2023-11-14T22:13:20Z
+	# without it, the created times differ
+	run -0 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --no-cache --output "$TEST_DIR/o3" "$CTX"
+	[ "${lines[-1]}" != "$d1" ]
+}
+
+@test "build: the layer cache: a second build reuses the RUN's layer; --no-cache runs it again" {
+	echo v1 >"$CTX/f"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN date +%s%N > /stamp
+		COPY f /f
+	EOF
+	run -0 build -t c:1 "$CTX"
+	l1=$(skopeo inspect "oci:$OUT:c:1" | jq -r '.Layers[1]')
+	run -0 build -t c:1 "$CTX"
+	assert_output --partial "RUN date +%s%N > /stamp (cached)"
+	assert_output --partial "COPY f /f (cached)"
+	assert_equal "$(skopeo inspect "oci:$OUT:c:1" | jq -r '.Layers[1]')" "$l1"
+	# a changed file misses the COPY's cache, not the RUN's
+	echo v2 >"$CTX/f"
+	run -0 build -t c:1 "$CTX"
+	assert_output --partial "RUN date +%s%N > /stamp (cached)"
+	refute_output --partial "COPY f /f (cached)"
+	run -0 umoci unpack --image "$OUT:c:1" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/f")" v2
+	# --no-cache runs everything again
+	run -0 build --no-cache -t c:1 "$CTX"
+	refute_output --partial "(cached)"
+	[ "$(skopeo inspect "oci:$OUT:c:1" | jq -r '.Layers[1]')" != "$l1" ]
+}
