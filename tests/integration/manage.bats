@@ -347,7 +347,7 @@ start_sleepers() {
 		and (.archs | index("SCMP_ARCH_X86_64")) and (.knownFlags | index("SECCOMP_FILTER_FLAG_TSYNC"))' \
 		<<<"$f" >/dev/null || fail "seccomp: $(jq -c .linux.seccomp <<<"$f")"
 	assert_equal "$(jq -r .linux.intelRdt.enabled <<<"$f")" false
-	assert_equal "$(jq -r .linux.mountExtensions.idmap.enabled <<<"$f")" false
+	assert_equal "$(jq -r .linux.mountExtensions.idmap.enabled <<<"$f")" true
 	assert_equal "$(jq -r '.annotations["io.github.berth.version"]' <<<"$f")" \
 		"$("$BERTH_BIN" --version | awk 'NR == 1 {print $3}')"
 }
