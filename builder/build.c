@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -735,6 +736,21 @@ static int setup_dirs(struct builder *b, berth_error_t *err)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
 	if (mkdir(b->empty, 0755) < 0)
 		return berth_error_sys(err, errno, "mkdir `%s`", b->empty);
+	/* one build at a time per cache: entries are replaced in place */
+	cleanup_free char *lock = NULL;
+	if (asprintf(&lock, "%s/lock", b->cache) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+	b->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (b->lock_fd < 0)
+		return berth_error_sys(err, errno, "cache lock `%s`", lock);
+	if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return berth_error_sys(err, errno, "cache lock `%s`", lock);
+		build_progress(b, "waiting for another build using the cache `%s`", b->cache);
+		while (flock(b->lock_fd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return berth_error_sys(err, errno, "cache lock `%s`", lock);
+	}
 	struct oci_layout_options lo = {.size = sizeof(lo), .create = true};
 	if (oci_layout_open(layoutdir, &lo, &b->cache_layout, err) < 0)
 		return berth_error_prefix(err, "cache `%s`", b->cache);
@@ -810,6 +826,8 @@ static void teardown(struct builder *b)
 		dockerignore_free(&b->di);
 	if (b->ctx_fd >= 0)
 		close(b->ctx_fd);
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
 	df_dockerfile_free(&b->df);
 	free(b->df_name);
 	free(b->cache);
@@ -819,7 +837,7 @@ static void teardown(struct builder *b)
 
 int build_run(const struct build_options *o, struct build_result *res, berth_error_t *err)
 {
-	struct builder b = {.o = o, .ctx_fd = -1};
+	struct builder b = {.o = o, .ctx_fd = -1, .lock_fd = -1};
 	int r = -1;
 	struct timespec now;
 

@@ -49,6 +49,7 @@ struct builder {
 	struct dockerignore di;
 	bool has_di;
 	int ctx_fd;
+	int lock_fd;      /* flock of <cache>/lock, held for the build */
 	char *cache;      /* the cache directory */
 	bool cache_owned; /* a temporary one (--no-cache): removed at the end */
 	char *tmp;        /* this build's directory (inside cache/tmp) */

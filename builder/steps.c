@@ -1012,8 +1012,12 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);
 	int hit = cache_take(b, s, key, by, err);
-	if (hit != 0)
+	if (hit != 0) {
+		if (hit > 0)
+			build_progress(b, "%s:%d: WORKDIR %s (cached)", b->df_name, in->pos.line, path);
 		return hit < 0 ? -1 : 0;
+	}
+	build_progress(b, "%s:%d: WORKDIR %s", b->df_name, in->pos.line, path);
 
 	if (step_begin(b, s, &st, err) < 0)
 		goto fail;
