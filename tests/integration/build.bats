@@ -308,3 +308,28 @@ hi
 	refute_output --partial "(cached)"
 	[ "$(skopeo inspect "oci:$OUT:c:1" | jq -r '.Layers[1]')" != "$l1" ]
 }
+
+@test "build: the config instructions land in the image config as Docker writes them" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		MAINTAINER someone@example.com
+		SHELL ["/bin/sh", "-ec"]
+		RUN echo "$0 $-" > /shell
+		ENTRYPOINT echo entry
+		VOLUME /data /logs
+		STOPSIGNAL SIGINT
+		HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost || exit 1
+		ONBUILD RUN echo child
+		EXPOSE 80/udp 443
+		USER user
+	EOF
+	run -0 build -t c:1 "$CTX"
+	digest=${lines[-1]}
+	cfg=$(jq -r .config.digest "$OUT/blobs/sha256/${digest#sha256:}")
+	run -0 jq -c '[.author, .config]' "$OUT/blobs/sha256/${cfg#sha256:}"
+	assert_output '["someone@example.com",{"User":"user","ExposedPorts":{"80/udp":{},"443/tcp":{}},"Env":["PATH=/bin"],"Entrypoint":["/bin/sh","-ec","echo entry"],"Volumes":{"/data":{},"/logs":{}},"StopSignal":"SIGINT","Healthcheck":{"Test":["CMD-SHELL","wget -q localhost || exit 1"],"Interval":5000000000,"Retries":2},"OnBuild":["RUN echo child"],"Shell":["/bin/sh","-ec"]}]'
+	run -0 jq -r '.history[] | select(.created_by | startswith("RUN")) | .created_by' "$OUT/blobs/sha256/${cfg#sha256:}"
+	assert_output 'RUN /bin/sh -ec echo "$0 $-" > /shell # buildkit'
+	run -0 umoci unpack --image "$OUT:c:1" "$TEST_DIR/umoci"
+	[[ $(cat "$TEST_DIR/umoci/rootfs/shell") == "/bin/sh "*e* ]] || fail "SHELL not used: $(cat "$TEST_DIR/umoci/rootfs/shell")"
+}
