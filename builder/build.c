@@ -10,6 +10,7 @@
  *   4. the final stage: config, manifest and blobs into the output layout,
  *      tagged; nothing is written there before this point
  *   5. unmount the views, remove the temporary directories */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -724,18 +725,6 @@ static int setup_dirs(struct builder *b, berth_error_t *err)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
 	if (fs_mkdir_p(tmpdir, 0700, err) < 0)
 		return berth_error_prefix(err, "cache `%s`", b->cache);
-	if (asprintf(&b->tmp, "%s/b.XXXXXX", tmpdir) < 0)
-		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
-	if (mkdtemp(b->tmp) == NULL) {
-		int e = errno;
-		free(b->tmp);
-		b->tmp = NULL;
-		return berth_error_sys(err, e, "cache: mkdtemp in `%s`", tmpdir);
-	}
-	if (asprintf(&b->empty, "%s/empty", b->tmp) < 0)
-		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
-	if (mkdir(b->empty, 0755) < 0)
-		return berth_error_sys(err, errno, "mkdir `%s`", b->empty);
 	/* one build at a time per cache: entries are replaced in place */
 	cleanup_free char *lock = NULL;
 	if (asprintf(&lock, "%s/lock", b->cache) < 0)
@@ -751,6 +740,29 @@ static int setup_dirs(struct builder *b, berth_error_t *err)
 			if (errno != EINTR)
 				return berth_error_sys(err, errno, "cache lock `%s`", lock);
 	}
+	/* what an interrupted build left (no build holds the lock) */
+	cleanup_dir DIR *d = opendir(tmpdir);
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		cleanup_free char *stale = NULL;
+		berth_error_t e = NULL;
+		if (strncmp(de->d_name, "b.", 2) != 0 || asprintf(&stale, "%s/%s", tmpdir, de->d_name) < 0)
+			continue;
+		if (fsops_remove(stale, &e) < 0)
+			berth_error_free(&e);
+	}
+	if (asprintf(&b->tmp, "%s/b.XXXXXX", tmpdir) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+	if (mkdtemp(b->tmp) == NULL) {
+		int e = errno;
+		free(b->tmp);
+		b->tmp = NULL;
+		return berth_error_sys(err, e, "cache: mkdtemp in `%s`", tmpdir);
+	}
+	if (asprintf(&b->empty, "%s/empty", b->tmp) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+	if (mkdir(b->empty, 0755) < 0)
+		return berth_error_sys(err, errno, "mkdir `%s`", b->empty);
 	struct oci_layout_options lo = {.size = sizeof(lo), .create = true};
 	if (oci_layout_open(layoutdir, &lo, &b->cache_layout, err) < 0)
 		return berth_error_prefix(err, "cache `%s`", b->cache);

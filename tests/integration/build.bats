@@ -303,6 +303,10 @@ hi
 	refute_output --partial "COPY f /f (cached)"
 	run -0 umoci unpack --image "$OUT:c:1" "$TEST_DIR/umoci"
 	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/f")" v2
+	# what an interrupted build left in the cache is removed by the next one
+	mkdir -p "$CACHE/tmp/b.stale/s1/w/work" && chmod 000 "$CACHE/tmp/b.stale/s1/w/work"
+	run -0 build -t c:1 "$CTX"
+	[ ! -e "$CACHE/tmp/b.stale" ] || fail "a stale build directory was left"
 	# --no-cache runs everything again
 	run -0 build --no-cache -t c:1 "$CTX"
 	refute_output --partial "(cached)"
