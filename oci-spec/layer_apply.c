@@ -720,7 +720,9 @@ static int apply_entry(struct applier *ap, struct archive *a, struct archive_ent
 	mode_t type = archive_entry_filetype(e);
 	int rc, dfd;
 
-	/* 1. the name */
+	/* 1. the name (libarchive gives NULL for an entry without one) */
+	if (archive_entry_pathname(e) == NULL)
+		return berth_error_invalid(err, "an entry without a name");
 	rc = layer_clean_path(archive_entry_pathname(e), path, sizeof(path));
 	if (rc < 0)
 		return errno == EXDEV ? berth_error_invalid(err, "path escapes the root")
@@ -1161,7 +1163,8 @@ int layer_apply(int layer_fd, int target_dir_fd, const struct layer_apply_option
 		}
 		ap.st.entries++;
 		if (apply_entry(&ap, a, e, err) < 0) {
-			berth_error_prefix(err, "apply layer: layer entry `%s`", archive_entry_pathname(e));
+			const char *entry = archive_entry_pathname(e);
+			berth_error_prefix(err, "apply layer: layer entry `%s`", entry != NULL ? entry : "");
 			goto out;
 		}
 		if (ap.flush_pending)
