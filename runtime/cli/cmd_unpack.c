@@ -56,11 +56,11 @@ int cmd_unpack(struct cli_global *g, int argc, char **argv)
 		image_copy = strdup(image);
 		if (image_copy == NULL)
 			return cli_usage_error(g, "out of memory");
-		colon = strrchr(image_copy, ':');
-		/* a digest reference: LAYOUT:sha256:HEX */
-		if (colon != NULL && colon - image_copy >= 7 &&
-		    (strncmp(colon - 7, ":sha256", 7) == 0 || strncmp(colon - 7, ":sha512", 7) == 0))
-			colon -= 7;
+		/* The reference starts at the first colon of the last path
+		 * component: tags with colons (berth-build's `app:1`) and
+		 * digests (`sha256:HEX`) stay whole. */
+		colon = strrchr(image_copy, '/');
+		colon = strchr(colon != NULL ? colon : image_copy, ':');
 		if (colon != NULL && strchr(colon, '/') == NULL) {
 			*colon = '\0';
 			if (o.ref == NULL)
