@@ -171,3 +171,18 @@ int fs_remove_tree_at(int dirfd, const char *name, berth_error_t *err)
 		return berth_error_sys(err, errno, "remove `%s`", name);
 	return 0;
 }
+
+void fs_unescape_mountinfo(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r != '\0'; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+		    r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}

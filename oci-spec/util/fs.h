@@ -27,4 +27,8 @@ int fs_mkdir_p(const char *path, mode_t mode, berth_error_t *err);
 /* Removes a directory tree without following symlinks out of it. */
 int fs_remove_tree_at(int dirfd, const char *name, berth_error_t *err);
 
+/* Decodes the octal escapes of /proc/self/mountinfo ("\040" for a space,
+ * also tab, newline and backslash) in place. */
+void fs_unescape_mountinfo(char *s);
+
 #endif

@@ -114,22 +114,6 @@ void cgroup_set_root_for_tests(enum cgroup_mode mode, const char *root)
 	}
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r != '\0'; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-		    r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 static bool has_token(const char *list, const char *tok)
 {
 	size_t n = strlen(tok);
@@ -163,8 +147,8 @@ static void parse_mount_line(char *line)
 	super = strtok_r(NULL, " ", &save);
 	if (fstype == NULL || super == NULL)
 		return;
-	unescape(field[3]);
-	unescape(field[4]);
+	fs_unescape_mountinfo(field[3]);
+	fs_unescape_mountinfo(field[4]);
 	if (strcmp(fstype, "cgroup2") == 0) {
 		/* /sys/fs/cgroup wins over any other cgroup2 mount */
 		if (hier.v2_mnt != NULL && strcmp(field[4], "/sys/fs/cgroup") != 0)

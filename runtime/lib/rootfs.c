@@ -45,22 +45,6 @@ static const char *root_propagation_name(const struct rootfs_options *opts)
 
 /* ---- prepare ---- */
 
-/* Decodes mountinfo's octal escapes ("\040" for a space) in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r != '\0'; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-		    r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 static bool path_has_prefix(const char *path, const char *prefix)
 {
 	size_t n = strlen(prefix);
@@ -92,7 +76,7 @@ static int make_parent_private(const char *rootfs, berth_error_t *err)
 
 		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
 			continue;
-		unescape(mp);
+		fs_unescape_mountinfo(mp);
 		if (!path_has_prefix(real, mp))
 			continue;
 		if (best != NULL && strlen(mp) < strlen(best))
