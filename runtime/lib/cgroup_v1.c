@@ -277,18 +277,17 @@ static int set_memory(const char *dir, const struct oci_memory *m, bool create, 
 
 static int set_blkio(const char *dir, const struct oci_block_io *b, berth_error_t *err)
 {
-	static const struct {
-		size_t off_arr, off_len;
+	const struct {
+		const struct oci_throttle_device *arr;
+		size_t len;
 		const char *file;
 	} thr[] = {
-	    {offsetof(struct oci_block_io, throttle_read_bps_device),
-	     offsetof(struct oci_block_io, throttle_read_bps_device_len), "blkio.throttle.read_bps_device"},
-	    {offsetof(struct oci_block_io, throttle_write_bps_device),
-	     offsetof(struct oci_block_io, throttle_write_bps_device_len), "blkio.throttle.write_bps_device"},
-	    {offsetof(struct oci_block_io, throttle_read_iops_device),
-	     offsetof(struct oci_block_io, throttle_read_iops_device_len), "blkio.throttle.read_iops_device"},
-	    {offsetof(struct oci_block_io, throttle_write_iops_device),
-	     offsetof(struct oci_block_io, throttle_write_iops_device_len),
+	    {b->throttle_read_bps_device, b->throttle_read_bps_device_len, "blkio.throttle.read_bps_device"},
+	    {b->throttle_write_bps_device, b->throttle_write_bps_device_len,
+	     "blkio.throttle.write_bps_device"},
+	    {b->throttle_read_iops_device, b->throttle_read_iops_device_len,
+	     "blkio.throttle.read_iops_device"},
+	    {b->throttle_write_iops_device, b->throttle_write_iops_device_len,
 	     "blkio.throttle.write_iops_device"},
 	};
 	const char *weight = "blkio.weight", *weight_dev = "blkio.weight_device";
@@ -323,9 +322,8 @@ static int set_blkio(const char *dir, const struct oci_block_io *b, berth_error_
 		}
 	}
 	for (size_t t = 0; t < sizeof(thr) / sizeof(thr[0]); t++) {
-		const struct oci_throttle_device *arr =
-		    *(struct oci_throttle_device *const *)((const char *)b + thr[t].off_arr);
-		size_t n = *(const size_t *)((const char *)b + thr[t].off_len);
+		const struct oci_throttle_device *arr = thr[t].arr;
+		size_t n = thr[t].len;
 		for (size_t i = 0; i < n; i++) {
 			snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, arr[i].major,
 			         arr[i].minor, arr[i].rate);

@@ -274,18 +274,15 @@ static int set_memory(const char *dir, const struct oci_memory *m, bool create, 
 
 static int set_io(const char *dir, const struct oci_block_io *b, berth_error_t *err)
 {
-	static const struct {
-		size_t off_arr, off_len;
+	const struct {
+		const struct oci_throttle_device *arr;
+		size_t len;
 		const char *key;
 	} thr[] = {
-	    {offsetof(struct oci_block_io, throttle_read_bps_device),
-	     offsetof(struct oci_block_io, throttle_read_bps_device_len), "rbps"},
-	    {offsetof(struct oci_block_io, throttle_write_bps_device),
-	     offsetof(struct oci_block_io, throttle_write_bps_device_len), "wbps"},
-	    {offsetof(struct oci_block_io, throttle_read_iops_device),
-	     offsetof(struct oci_block_io, throttle_read_iops_device_len), "riops"},
-	    {offsetof(struct oci_block_io, throttle_write_iops_device),
-	     offsetof(struct oci_block_io, throttle_write_iops_device_len), "wiops"},
+	    {b->throttle_read_bps_device, b->throttle_read_bps_device_len, "rbps"},
+	    {b->throttle_write_bps_device, b->throttle_write_bps_device_len, "wbps"},
+	    {b->throttle_read_iops_device, b->throttle_read_iops_device_len, "riops"},
+	    {b->throttle_write_iops_device, b->throttle_write_iops_device_len, "wiops"},
 	};
 	bool bfq = (b->weight.set && b->weight.value != 0) || b->weight_device_len > 0
 	               ? cg_file_exists(dir, "io.bfq.weight")
@@ -311,9 +308,8 @@ static int set_io(const char *dir, const struct oci_block_io *b, berth_error_t *
 			return -1;
 	}
 	for (size_t t = 0; t < sizeof(thr) / sizeof(thr[0]); t++) {
-		const struct oci_throttle_device *arr =
-		    *(struct oci_throttle_device *const *)((const char *)b + thr[t].off_arr);
-		size_t n = *(const size_t *)((const char *)b + thr[t].off_len);
+		const struct oci_throttle_device *arr = thr[t].arr;
+		size_t n = thr[t].len;
 		for (size_t i = 0; i < n; i++) {
 			snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %s=%" PRIu64, arr[i].major,
 			         arr[i].minor, thr[t].key, arr[i].rate);
