@@ -202,12 +202,15 @@ static int prepare_cgroup(struct create_ctx *cc, berth_error_t *err)
 	if (cgroup_open(&config, &cc->cgroup, err) < 0 || check_cgroup_unused(cc->cgroup, err) < 0)
 		return -1;
 	cc->cgroup_owned = true; /* from here a failure removes it */
-	if (cgroup_create(cc->cgroup, l->resources, err) < 0)
-		return -1;
 	cc->c->cgroup = strdup(cgroup_path(cc->cgroup));
 	if (cc->c->cgroup == NULL)
 		return berth_error_sys(err, ENOMEM, "cgroup path");
-	return 0;
+	/* Recorded before it exists (pid 0: still "creating"), so that after a
+	 * create killed from here on, delete --force removes the cgroup and
+	 * whatever is in it: init, once ready, would wait on the fifo forever. */
+	if (state_save(cc->c, err) < 0)
+		return -1;
+	return cgroup_create(cc->cgroup, l->resources, err);
 }
 
 /* 4. Spawn. */
