@@ -584,7 +584,7 @@ static int stage_instr(struct builder *b, size_t i, struct sstate *s, const stru
 {
 	switch (in->kind) {
 	case DF_RUN:
-		return steps_run(b, s, in, err);
+		return steps_run(b, i, s, in, err);
 	case DF_COPY:
 	case DF_ADD:
 		return steps_copy(b, i, s, in, err);

@@ -38,6 +38,7 @@ struct build_options {
 	const char *output;            /* the output layout directory */
 	const char *const *contexts;   /* "name=oci-layout:///path[:tag|@digest]" */
 	const char *cache_dir;         /* NULL: the default */
+	const char *const *secrets;    /* "id=X,src=FILE" or "id=X,env=VAR", for RUN --mount=type=secret */
 	bool no_cache;                 /* neither read nor write the cache */
 	bool has_source_date_epoch;
 	int64_t source_date_epoch;

@@ -65,7 +65,8 @@ struct builder {
 };
 
 /* steps.c */
-int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err);
+int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
+              berth_error_t *err);
 int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
                berth_error_t *err);
 int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err);

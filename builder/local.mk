@@ -21,6 +21,7 @@ berth_build_SOURCES = builder/main.c \
 	builder/build.c builder/build.h builder/build_int.h \
 	builder/steps.c \
 	builder/run_step.c builder/run_step.h \
+	builder/run_mounts.c builder/run_mounts.h \
 	builder/fsops.c builder/fsops.h
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
 	$(ZSTD_LIBS) $(ZLIB_LIBS)

@@ -3,6 +3,7 @@
  *   berth-build [-f Dockerfile] [-t name:tag]... [--target stage]
  *               [--build-arg K=V]... [--output type=oci,dest=DIR]
  *               [--build-context name=oci-layout:///path:tag]...
+ *               [--secret id=ID,src=FILE|env=VAR]...
  *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
  *
  * Prints the manifest digest on stdout; progress and the RUN steps' output
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 	        "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
 	        "                   [--output type=oci,dest=DIR] [--build-context "
 	        "NAME=oci-layout:///PATH:TAG]...\n"
+	        "                   [--secret id=ID,src=FILE|env=VAR]...\n"
 	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
 }
 
@@ -61,7 +63,7 @@ static const char *parse_output(char *spec)
 
 int main(int argc, char **argv)
 {
-	enum { O_TARGET = 256, O_BUILD_ARG, O_OUTPUT, O_CONTEXT, O_CACHE_DIR, O_NO_CACHE, O_SDE };
+	enum { O_TARGET = 256, O_BUILD_ARG, O_OUTPUT, O_CONTEXT, O_CACHE_DIR, O_NO_CACHE, O_SDE, O_SECRET };
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"tag", required_argument, NULL, 't'},
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
 	    {"output", required_argument, NULL, O_OUTPUT},
 	    {"build-context", required_argument, NULL, O_CONTEXT},
 	    {"cache-dir", required_argument, NULL, O_CACHE_DIR},
+	    {"secret", required_argument, NULL, O_SECRET},
 	    {"no-cache", no_argument, NULL, O_NO_CACHE},
 	    {"source-date-epoch", required_argument, NULL, O_SDE},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -77,8 +80,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct build_options o = {.size = sizeof(o), .output = "berth-build-out"};
-	const char **tags = NULL, **bargs = NULL, **ctxs = NULL;
-	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0;
+	const char **tags = NULL, **bargs = NULL, **ctxs = NULL, **secrets = NULL;
+	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0, n_secrets = 0;
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	berth_error_t err = NULL;
 	int c;
@@ -122,6 +125,15 @@ int main(int argc, char **argv)
 			if (push(&ctxs, &n_ctxs, optarg) < 0)
 				abort();
 			break;
+		case O_SECRET:
+			if (strncmp(optarg, "id=", 3) != 0 && strstr(optarg, ",id=") == NULL) {
+				fprintf(stderr, "berth-build: --secret `%s`: expected id=ID,src=FILE\n",
+				        optarg);
+				return 2;
+			}
+			if (push(&secrets, &n_secrets, optarg) < 0)
+				abort();
+			break;
 		case O_CACHE_DIR:
 			o.cache_dir = optarg;
 			break;
@@ -150,6 +162,7 @@ int main(int argc, char **argv)
 	o.tags = tags;
 	o.build_args = bargs;
 	o.contexts = ctxs;
+	o.secrets = secrets;
 	if (sde != NULL && *sde != '\0') {
 		char *end;
 		errno = 0;
@@ -183,5 +196,6 @@ int main(int argc, char **argv)
 	free(tags);
 	free(bargs);
 	free(ctxs);
+	free(secrets);
 	return 0;
 }

@@ -5,7 +5,8 @@
  *   2. process: args, env, cwd, user, no terminal, Docker's capabilities,
  *      no rlimits (the builder's own), noNewPrivileges off (as docker)
  *   3. root: the merged overlay, writable; hostname; cgroupsPath
- *   4. namespaces: the network namespace dropped for --network=host
+ *   4. namespaces: the network namespace dropped for --network=host;
+ *      the RUN --mount mounts appended to the spec's
  *   5. config.json into the bundle directory; berth_container_run */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,23 @@ static int write_config(const struct run_step *rs, berth_error_t *err)
 			json_object_object_get_ex(json_object_array_get_idx(ns, i), "type", &t);
 			if (t != NULL && strcmp(json_object_get_string(t), "network") == 0)
 				json_object_array_del_idx(ns, i, 1);
+		}
+	}
+
+	json_object *mounts = NULL;
+	if (rs->n_mounts > 0 && json_object_object_get_ex(cfg, "mounts", &mounts)) {
+		for (size_t i = 0; i < rs->n_mounts; i++) {
+			const struct run_step_mount *m = &rs->mounts[i];
+			json_object *jm = json_object_new_object(), *opts = json_object_new_array();
+			cleanup_free char *o = strdup(m->options ? m->options : "");
+			char *save = NULL;
+			for (char *t = o ? strtok_r(o, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+				json_object_array_add(opts, json_object_new_string(t));
+			json_object_object_add(jm, "destination", json_object_new_string(m->destination));
+			json_object_object_add(jm, "type", json_object_new_string(m->type));
+			json_object_object_add(jm, "source", json_object_new_string(m->source));
+			json_object_object_add(jm, "options", opts);
+			json_object_array_add(mounts, jm);
 		}
 	}
 

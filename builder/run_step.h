@@ -14,6 +14,14 @@
 
 #include "util/error.h"
 
+/* A mount of the step (RUN --mount), after the default spec's. */
+struct run_step_mount {
+	char *destination; /* absolute, in the container */
+	char *type;        /* "bind" or "tmpfs" */
+	char *source;
+	char *options; /* comma-separated */
+};
+
 struct run_step {
 	const char *id;         /* container id */
 	const char *rootfs;     /* the merged overlay, absolute */
@@ -26,6 +34,8 @@ struct run_step {
 	gid_t gid;
 	bool host_network;
 	const char *cgroups_path;
+	const struct run_step_mount *mounts;
+	size_t n_mounts;
 };
 
 /* Runs the step; *status gets the exit status (128+N for signal N). */

@@ -29,6 +29,7 @@
 #include "build_int.h"
 #include "fsops.h"
 #include "layer.h"
+#include "run_mounts.h"
 #include "run_step.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -412,7 +413,8 @@ static char *cmd_text(const struct df_instr *in)
 	return s;
 }
 
-int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, berth_error_t *err)
+int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
+              berth_error_t *err)
 {
 	const struct oci_image_exec_config *c = s->cfg->config;
 	cleanup_strv char **argv = NULL, **env = NULL;
@@ -421,10 +423,11 @@ int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, be
 	const char *cwd = c->working_dir != NULL && *c->working_dir ? c->working_dir : "/";
 	char key[OCI_DIGEST_MAX];
 	struct step st = {.merged_fd = -1};
+	struct run_mounts rm = {0};
+	struct mount_point *mps = NULL;
+	cleanup_free const char **targets = NULL;
+	size_t n_mps = 0;
 	int status = 0, r = -1;
-
-	if (in->n_mounts > 0)
-		return build_fail(b, in, err, "RUN --mount is not supported yet");
 	if (in->security != NULL && strcmp(in->security, "sandbox") != 0)
 		return build_fail(b, in, err, "RUN --security=%s is not supported", in->security);
 	if (text == NULL || run_argv(s, in, &argv) < 0 || run_env(s, &env) < 0)
@@ -453,14 +456,20 @@ int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, be
 	key_add(h, "user", c->user);
 	key_add(h, "cwd", cwd);
 	key_add(h, "network", host_net ? "host" : "none");
+	if (run_mounts_prepare(b, stage, in, cwd, h, &rm, err) < 0) {
+		oci_hasher_free(h);
+		run_mounts_release(&rm);
+		return build_fail(b, in, err, "RUN `%s`", text);
+	}
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);
 	int hit = cache_take(b, s, key, by, err);
-	if (hit < 0)
-		return -1;
-	if (hit) {
-		build_progress(b, "%s:%d: RUN %s (cached)", b->df_name, in->pos.line, text);
-		return 0;
+	if (hit != 0) {
+		/* (returns here: the cleanup variables below are not set yet) */
+		run_mounts_release(&rm);
+		if (hit > 0)
+			build_progress(b, "%s:%d: RUN %s (cached)", b->df_name, in->pos.line, text);
+		return hit < 0 ? -1 : 0;
 	}
 	build_progress(b, "%s:%d: RUN %s", b->df_name, in->pos.line, text);
 
@@ -500,7 +509,29 @@ int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, be
 	    .gid = gid,
 	    .host_network = host_net,
 	    .cgroups_path = cgpath,
+	    .mounts = rm.v,
+	    .n_mounts = rm.n,
 	};
+	/* secrets as variables: in the process's environment only */
+	size_t n_env = 0;
+	while (env[n_env])
+		n_env++;
+	for (size_t i = 0; i < rm.n_env; i++)
+		if (build_strv_push(&env, &n_env, rm.env[i]) < 0) {
+			berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
+			goto fail;
+		}
+	rs.env = env;
+	targets = calloc(rm.n + 1, sizeof(char *));
+	if (targets == NULL) {
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
+		goto fail;
+	}
+	for (size_t i = 0; i < rm.n; i++)
+		targets[i] = rm.v[i].destination;
+	n_mps = rm.n;
+	if (mount_points_record(st.merged_fd, targets, rm.n, &mps, err) < 0)
+		goto fail;
 	/* the runtime makes its mount points in the rootfs: those that the
 	 * image lacked are not part of the layer */
 	static const char *const mountpoints[] = {"proc", "sys", "dev", NULL};
@@ -523,6 +554,7 @@ int steps_run(struct builder *b, struct sstate *s, const struct df_instr *in, be
 		if (fsops_remove(mp, &e) < 0)
 			berth_error_free(&e);
 	}
+	mount_points_clean(st.upper, mps, n_mps);
 	if (status != 0) {
 		berth_error_set(err, BERTH_ERR_INVALID, 0, "%s:%d: RUN `%s`: exit status %d", b->df_name,
 		                in->pos.line, text, status);
@@ -537,6 +569,8 @@ fail:
 	build_fail(b, in, err, "RUN `%s`", text);
 out:
 	step_release(&st);
+	run_mounts_release(&rm);
+	mount_points_free(mps, n_mps);
 	return r;
 }
 

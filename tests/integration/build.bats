@@ -337,3 +337,79 @@ hi
 	run -0 umoci unpack --image "$OUT:c:1" "$TEST_DIR/umoci"
 	[[ $(cat "$TEST_DIR/umoci/rootfs/shell") == "/bin/sh "*e* ]] || fail "SHELL not used: $(cat "$TEST_DIR/umoci/rootfs/shell")"
 }
+
+# blobs_grep LAYOUT TEXT: the blobs of LAYOUT (gunzipped when gzip) that contain TEXT.
+blobs_grep() {
+	local b
+	for b in "$1"/blobs/sha256/*; do
+		if gzip -t "$b" 2>/dev/null; then
+			gunzip -c "$b" | grep -qa "$2" && echo "$b"
+		else
+			grep -qa "$2" "$b" && echo "$b"
+		fi
+	done
+	return 0
+}
+
+@test "build: RUN --mount: bind, cache, tmpfs and secret mounts, none of them in a layer" {
+	mkdir -p "$CTX/src"
+	echo from-context >"$CTX/src/f"
+	echo s3cr3t-value-42 >"$TEST_DIR/token"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox AS other
+		RUN mkdir /o && echo from-stage > /o/g
+		FROM busybox
+		RUN --mount=type=bind,source=src,target=/mnt/src cat /mnt/src/f > /bound
+		RUN --mount=type=bind,from=other,source=/o,target=/o cat /o/g > /stage
+		RUN --mount=type=bind,source=src,target=/rw,rw echo scribble > /rw/f && cat /rw/f
+		RUN --mount=type=secret,id=tok echo "secret is $(cat /run/secrets/tok)" && stat -c %a /run/secrets/tok > /mode
+		RUN --mount=type=secret,id=tok,target=/etc/tok,mode=0440 wc -c < /etc/tok > /len
+		RUN --mount=type=cache,target=/var/cache/c,sharing=locked echo run >> /var/cache/c/log && echo "runs: $(wc -l < /var/cache/c/log)"
+		RUN --mount=type=tmpfs,target=/scratch,size=1m echo x > /scratch/x && df /scratch | tail -1
+	EOF
+	run -0 build --secret "id=tok,src=$TEST_DIR/token" -t m:1 "$CTX"
+	digest=${lines[-1]}
+	assert_output --partial "secret is s3cr3t-value-42"
+	assert_output --partial "scribble"
+	assert_output --partial "runs: 1"
+	[[ $output == *"tmpfs "*" 1024 "*"/scratch"* ]] || fail "no 1m tmpfs: $output"
+	# the secret's content is in no blob (gunzipped), not in the cache layout either
+	run -0 blobs_grep "$OUT" s3cr3t-value-42
+	assert_output ""
+	run -0 blobs_grep "$CACHE/layout" s3cr3t-value-42
+	assert_output ""
+	run -0 umoci unpack --image "$OUT:m:1" "$TEST_DIR/umoci"
+	r=$TEST_DIR/umoci/rootfs
+	assert_equal "$(cat "$r/bound")" from-context
+	assert_equal "$(cat "$r/stage")" from-stage
+	assert_equal "$(cat "$r/mode")" 400
+	assert_equal "$(cat "$r/len")" 16
+	# the mount points made for the run are not in the layers; rw writes vanished
+	for p in mnt o rw run etc/tok var/cache scratch; do
+		[ ! -e "$r/$p" ] || fail "/$p was left in the image"
+	done
+	assert_equal "$(cat "$CTX/src/f")" from-context
+	for l in $(jq -r '.layers[1:][].digest' "$OUT/blobs/sha256/${digest#sha256:}" | cut -d: -f2); do
+		tar -tzf "$OUT/blobs/sha256/$l"
+	done >"$TEST_DIR/entries"
+	assert_equal "$(sort "$TEST_DIR/entries" | tr '\n' ' ')" "bound len mode stage "
+
+	# a second build: all cached; a changed bind source runs its step again
+	run -0 build --secret "id=tok,src=$TEST_DIR/token" -t m:1 "$CTX"
+	refute_output --partial "secret is s3cr3t"
+	assert_output --partial "(cached)"
+	echo changed >"$CTX/src/f"
+	run -0 build --secret "id=tok,src=$TEST_DIR/token" -t m:1 "$CTX"
+	assert_output --partial "RUN cat /mnt/src/f > /bound"$'\n'
+	refute_output --partial "RUN cat /mnt/src/f > /bound (cached)"
+	# the cache mount persists between builds (and the steps after a miss run)
+	assert_output --partial "runs: 2"
+	run -0 build --no-cache --secret "id=tok,src=$TEST_DIR/token" -t m:1 "$CTX"
+	assert_output --partial "runs: 3"
+
+	# a required secret that is not given
+	printf 'FROM busybox\nRUN --mount=type=secret,id=nope,required cat /run/secrets/nope\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: RUN"
+	assert_output --partial "secret \`nope\`: required"
+}
