@@ -191,6 +191,78 @@ static int set_times(int dst_dir_fd, const char *name, const struct stat *st)
 	return utimensat(dst_dir_fd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
+int fsops_mode_apply(const char *spec, mode_t cur, bool is_dir, mode_t *out)
+{
+	mode_t m = cur & 07777;
+	const char *s = spec;
+	for (;;) {
+		mode_t who = 0;
+		for (; *s && strchr("ugoa", *s); s++)
+			who |= *s == 'u' ? 04700 : *s == 'g' ? 02070 : *s == 'o' ? 01007 : 07777;
+		if (who == 0)
+			who = 07777;
+		if (*s == '\0' || strchr("+-=", *s) == NULL)
+			return -1;
+		while (*s && strchr("+-=", *s)) {
+			char op = *s++;
+			mode_t bits = 0;
+			if (*s && strchr("ugo", *s) && (s[1] == '\0' || strchr(",+-=", s[1]))) {
+				/* copy another class's bits */
+				mode_t v = *s == 'u' ? (m >> 6) & 7 : *s == 'g' ? (m >> 3) & 7 : m & 7;
+				bits = (mode_t)(v << 6 | v << 3 | v);
+				s++;
+			} else {
+				for (; *s && strchr("rwxXst", *s); s++) {
+					switch (*s) {
+					case 'r':
+						bits |= 0444;
+						break;
+					case 'w':
+						bits |= 0222;
+						break;
+					case 'x':
+						bits |= 0111;
+						break;
+					case 'X':
+						if (is_dir || (cur & 0111) != 0)
+							bits |= 0111;
+						break;
+					case 's':
+						bits |= 06000;
+						break;
+					case 't':
+						bits |= 01000;
+						break;
+					}
+				}
+			}
+			bits &= who;
+			if (op == '+')
+				m |= bits;
+			else if (op == '-')
+				m &= ~bits;
+			else
+				m = (m & ~(who & 0777)) | bits;
+		}
+		if (*s == '\0')
+			break;
+		if (*s++ != ',')
+			return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+mode_t fsops_copy_mode(const struct fsops_copy_opts *o, mode_t st_mode)
+{
+	mode_t m = st_mode & 07777;
+	if (S_ISLNK(st_mode))
+		return m;
+	if (o->chmod_sym != NULL && fsops_mode_apply(o->chmod_sym, st_mode, S_ISDIR(st_mode), &m) == 0)
+		return m;
+	return o->mode >= 0 ? (mode_t)o->mode : m;
+}
+
 int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_dir_fd, const char *dst_name,
                const struct fsops_copy_opts *o, berth_error_t *err)
 {
@@ -199,7 +271,7 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 		return berth_error_sys(err, errno, "stat `%s`", rel);
 	uid_t uid = o->uid != (uid_t)-1 ? o->uid : st.st_uid;
 	gid_t gid = o->gid != (gid_t)-1 ? o->gid : st.st_gid;
-	mode_t mode = o->mode >= 0 && !S_ISLNK(st.st_mode) ? (mode_t)o->mode : st.st_mode & 07777;
+	mode_t mode = fsops_copy_mode(o, st.st_mode);
 
 	if (o->ignore != NULL && *rel != '\0' && strcmp(rel, ".") != 0) {
 		int ex = dockerignore_matches(o->ignore, rel, err);
@@ -207,6 +279,20 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 			return -1;
 		if (ex && !(S_ISDIR(st.st_mode) && o->ignore->has_exceptions))
 			return 0;
+	}
+	if (o->exclude != NULL) {
+		/* --exclude: the path below the copied directory */
+		size_t bl = o->exclude_base ? strlen(o->exclude_base) : 0;
+		const char *sub = rel;
+		if (bl > 0 && strncmp(rel, o->exclude_base, bl) == 0 && (rel[bl] == '/' || rel[bl] == '\0'))
+			sub = rel[bl] == '/' ? rel + bl + 1 : rel + bl;
+		if (*sub != '\0') {
+			int ex = dockerignore_matches(o->exclude, sub, err);
+			if (ex < 0)
+				return -1;
+			if (ex && !(S_ISDIR(st.st_mode) && o->exclude->has_exceptions))
+				return 0;
+		}
 	}
 	hash_meta(o->hash, rel, &st, mode, uid, gid);
 

@@ -41,11 +41,24 @@ struct fsops_copy_opts {
 	uid_t uid; /* (uid_t)-1: keep the source's */
 	gid_t gid; /* (gid_t)-1: keep the source's */
 	int mode;  /* -1: keep the source's permission bits */
+	/* a symbolic --chmod (u+x,g=r,o-w) applied to each source's bits, or NULL */
+	const char *chmod_sym;
 	/* .dockerignore of a context (may be NULL) and the source's path
 	 * relative to the context, for matching */
 	const struct dockerignore *ignore;
 	struct oci_hasher *hash; /* may be NULL */
+	/* COPY --exclude patterns (may be NULL), matched against the path
+	 * below exclude_base (the copied directory, relative to its root) */
+	const struct dockerignore *exclude;
+	const char *exclude_base;
 };
+
+/* A symbolic mode (chmod(1)'s `[ugoa]*[-+=]([rwxXst]*|[ugo])`, comma
+ * separated; no umask: an empty who is `a`) applied to cur; -1 when the
+ * spec is not valid. */
+int fsops_mode_apply(const char *spec, mode_t cur, bool is_dir, mode_t *out);
+/* The mode a copy of a source with mode st_mode gets under o. */
+mode_t fsops_copy_mode(const struct fsops_copy_opts *o, mode_t st_mode);
 
 /* Copies src_dir_fd/src_name (not followed when a symlink) to
  * dst_dir_fd/dst_name; a directory over a directory merges.  rel is the

@@ -668,16 +668,68 @@ static bool is_archive(int fd)
 	return n >= 262 && memcmp(h + 257, "ustar", 5) == 0;
 }
 
-static int parse_chmod(const struct builder *b, const struct df_instr *in, int *mode, berth_error_t *err)
+/* --chmod: octal into *mode, or symbolic (applied per file) into *sym */
+static int parse_chmod(const struct builder *b, const struct df_instr *in, int *mode, const char **sym,
+                       berth_error_t *err)
 {
 	*mode = -1;
+	*sym = NULL;
 	if (in->chmod == NULL)
 		return 0;
 	char *end;
+	mode_t m2;
 	long m = strtol(in->chmod, &end, 8);
-	if (*end != '\0' || m < 0 || m > 07777)
-		return build_fail(b, in, err, "--chmod=%s: only octal modes are supported yet", in->chmod);
-	*mode = (int)m;
+	if (*in->chmod >= '0' && *in->chmod <= '9') {
+		if (*end != '\0' || m < 0 || m > 07777)
+			return build_fail(b, in, err, "invalid chmod parameter: %s", in->chmod);
+		*mode = (int)m;
+		return 0;
+	}
+	if (fsops_mode_apply(in->chmod, 0, false, &m2) < 0)
+		return build_fail(b, in, err, "invalid chmod parameter: %s", in->chmod);
+	*sym = in->chmod;
+	return 0;
+}
+
+/* COPY <<EOF DEST: the heredoc as a file (0644, root, unless --chown or
+ * --chmod say otherwise) */
+static int copy_heredoc(int merged_fd, const struct df_inline *f, const char *dest, bool dest_dir,
+                        const struct fsops_copy_opts *co, berth_error_t *err)
+{
+	cleanup_free char *path = NULL, *parent = NULL;
+	if (dest_dir ? asprintf(&path, "%s/%s", dest, f->name) < 0 : (path = strdup(dest)) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "heredoc");
+	const char *slash = strrchr(path, '/');
+	if ((parent = strndup(path, (size_t)(slash - path))) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "heredoc");
+	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
+	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
+	int pfd = fsops_mkdir_in_root(merged_fd, *parent ? parent : "/", 0755, uid, gid, NULL, err);
+	if (pfd < 0)
+		return -1;
+	cleanup_close int pfd_c = pfd;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+	cleanup_close int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return berth_error_sys(err, errno, "heredoc `%s`", f->name);
+	mode_t mode = fsops_copy_mode(co, S_IFREG | 0644);
+	if (unlinkat(dfd, slash + 1, 0) < 0 && errno != ENOENT)
+		return berth_error_sys(err, errno, "heredoc `%s`: replace `%s`", f->name, path);
+	cleanup_close int out =
+	    openat(dfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	size_t len = strlen(f->data);
+	if (out < 0 || fs_write_all(out, f->data, len) < 0 || fchown(out, uid, gid) < 0 ||
+	    fchmod(out, mode) < 0)
+		return berth_error_sys(err, errno, "heredoc `%s` to `%s`", f->name, path);
+	if (co->hash != NULL) {
+		char meta[64];
+		snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)mode, (unsigned)uid, (unsigned)gid);
+		oci_hasher_update(co->hash, "heredoc", 8);
+		oci_hasher_update(co->hash, path, strlen(path) + 1);
+		oci_hasher_update(co->hash, meta, strlen(meta) + 1);
+		oci_hasher_update(co->hash, f->data, len + 1);
+	}
 	return 0;
 }
 
@@ -693,6 +745,13 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	struct stat sb;
 	if (fstat(sfd, &sb) < 0)
 		return berth_error_sys(err, errno, "stat `%s`", src);
+	if (co->exclude != NULL && *src != '\0') {
+		/* --exclude: the match by its name */
+		const char *bn = strrchr(src, '/');
+		int ex = dockerignore_matches(co->exclude, bn ? bn + 1 : src, err);
+		if (ex != 0)
+			return ex < 0 ? -1 : 0;
+	}
 	if (co->hash != NULL) {
 		oci_hasher_update(co->hash, "src", 4);
 		oci_hasher_update(co->hash, src, strlen(src) + 1);
@@ -715,6 +774,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 		struct fsops_copy_opts o2 = *co;
 		if (!context)
 			o2.ignore = NULL;
+		o2.exclude_base = src;
 		return fsops_copy_contents(rsfd, src, wdfd, &o2, err);
 	}
 	/* a file: into dest/ or as dest */
@@ -798,12 +858,13 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 		}
 		if (fchown(out, co->uid == (uid_t)-1 ? sb.st_uid : co->uid,
 		           co->gid == (gid_t)-1 ? sb.st_gid : co->gid) < 0 ||
-		    fchmod(out, co->mode >= 0 ? (mode_t)co->mode : sb.st_mode & 07777) < 0)
+		    fchmod(out, fsops_copy_mode(co, sb.st_mode)) < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		return 0;
 	}
 	struct fsops_copy_opts o2 = *co;
-	o2.ignore = NULL; /* the match was checked already */
+	o2.ignore = NULL;  /* the match was checked already */
+	o2.exclude = NULL; /* (by its name) */
 	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
 }
 
@@ -822,18 +883,32 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	int r = -1;
 	struct oci_hasher *h = NULL;
 
-	if (in->n_files > 0)
-		return build_fail(b, in, err, "%s from a heredoc is not supported yet", kind);
-	if (in->link || in->parents || (in->excludes != NULL && in->excludes[0] != NULL))
-		return build_fail(b, in, err, "%s --link, --parents and --exclude are not supported yet",
-		                  kind);
+	__attribute__((cleanup(dockerignore_free))) struct dockerignore excl = {0};
+	bool has_excl = in->excludes != NULL && in->excludes[0] != NULL;
+	/* --link: the copy is made as an ordinary layer on the stage (the
+	 * result is the same image; only BuildKit's rebase-without-rebuild is
+	 * missing) */
+	if (has_excl) {
+		size_t el = 1;
+		for (size_t i = 0; in->excludes[i]; i++)
+			el += strlen(in->excludes[i]) + 1;
+		cleanup_free char *etext = calloc(1, el);
+		size_t off = 0;
+		if (etext == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "%s", kind);
+		for (size_t i = 0; in->excludes[i]; i++)
+			off += (size_t)snprintf(etext + off, el - off, "%s\n", in->excludes[i]);
+		if (dockerignore_parse(&excl, etext, off, err) < 0)
+			return build_fail(b, in, err, "%s --exclude", kind);
+	}
 	for (size_t i = 0; in->srcs[i]; i++)
 		if (strncmp(in->srcs[i], "http://", 7) == 0 || strncmp(in->srcs[i], "https://", 8) == 0 ||
 		    strncmp(in->srcs[i], "git@", 4) == 0)
 			return build_fail(b, in, err, "%s of a URL is not supported yet: `%s`", kind,
 			                  in->srcs[i]);
 	int mode;
-	if (parse_chmod(b, in, &mode, err) < 0)
+	const char *chmod_sym;
+	if (parse_chmod(b, in, &mode, &chmod_sym, err) < 0)
 		return -1;
 
 	/* the source root: the context, a stage, an image */
@@ -932,7 +1007,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		build_fail(b, in, err, "%s: destination `%s` escapes the root", kind, in->dest);
 		goto out;
 	}
-	if (!dest_dir && m.n > 1) {
+	if (!dest_dir && (m.n + in->n_files > 1 || (in->parents && m.n > 0))) {
 		build_fail(b, in, err,
 		           "When using %s with more than one source file, the destination must be a "
 		           "directory and end with a /",
@@ -944,9 +1019,16 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	size_t tl = strlen(kind) + strlen(dest) + 32 + (in->from ? strlen(in->from) + 8 : 0);
 	for (size_t i = 0; in->srcs[i]; i++)
 		tl += strlen(in->srcs[i]) + 1;
+	for (size_t i = 0; i < in->n_files; i++)
+		tl += strlen(in->files[i].name) + 3;
 	if ((srcs_text = calloc(1, tl)) == NULL) {
 		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
 		goto fail;
+	}
+	for (size_t i = 0; i < in->n_files; i++) {
+		strncat(srcs_text, "<<", tl - strlen(srcs_text) - 1);
+		strncat(srcs_text, in->files[i].name, tl - strlen(srcs_text) - 1);
+		strncat(srcs_text, " ", tl - strlen(srcs_text) - 1);
 	}
 	for (size_t i = 0; in->srcs[i]; i++) {
 		strncat(srcs_text, in->srcs[i], tl - strlen(srcs_text) - 1);
@@ -966,7 +1048,9 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	    .uid = context ? 0 : (uid_t)-1,
 	    .gid = context ? 0 : (gid_t)-1,
 	    .mode = mode,
+	    .chmod_sym = chmod_sym,
 	    .ignore = context && b->has_di ? &b->di : NULL,
+	    .exclude = has_excl ? &excl : NULL,
 	};
 	if (in->chown != NULL && fsops_lookup_user(st.merged_fd, in->chown, true, &co.uid, &co.gid, err) < 0)
 		goto fail;
@@ -989,9 +1073,36 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
 	key_add(h, "chown", in->chown);
 	key_add(h, "chmod", in->chmod);
-	for (size_t i = 0; i < m.n; i++)
-		if (copy_one(b, in, src_root, m.v[i], context, st.merged_fd, dest, dest_dir || m.n > 1, &co,
-		             err) < 0)
+	key_addv(h, "exclude", in->excludes);
+	key_add(h, "parents", in->parents ? "1" : "0");
+	for (size_t i = 0; i < m.n; i++) {
+		cleanup_free char *pdest = NULL;
+		const char *d = dest;
+		if (in->parents && *m.v[i] != '\0') {
+			/* --parents: the source's directories (a directory source
+			 * itself too) are kept below dest */
+			struct stat psb;
+			int pfd = fsops_open_in_root(src_root, m.v[i], O_PATH, err);
+			if (pfd < 0)
+				goto fail;
+			bool isdir = fstat(pfd, &psb) == 0 && S_ISDIR(psb.st_mode);
+			close(pfd);
+			const char *sl = strrchr(m.v[i], '/');
+			int plen = isdir ? (int)strlen(m.v[i]) : sl ? (int)(sl - m.v[i]) : 0;
+			if (plen > 0 && asprintf(&pdest, "%s/%.*s", dest, plen, m.v[i]) < 0) {
+				pdest = NULL;
+				berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
+				goto fail;
+			}
+			d = pdest != NULL ? pdest : dest;
+		}
+		if (copy_one(b, in, src_root, m.v[i], context, st.merged_fd, d,
+		             dest_dir || m.n + in->n_files > 1 || in->parents, &co, err) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < in->n_files; i++)
+		if (copy_heredoc(st.merged_fd, &in->files[i], dest, dest_dir || m.n + in->n_files > 1, &co,
+		                 err) < 0)
 			goto fail;
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);

@@ -413,3 +413,68 @@ blobs_grep() {
 	assert_output --partial "Dockerfile:2: RUN"
 	assert_output --partial "secret \`nope\`: required"
 }
+
+@test "build: COPY --exclude, --parents, --link, symbolic --chmod, heredoc sources" {
+	mkdir -p "$CTX/app/sub" "$CTX/a/b"
+	echo 1 >"$CTX/app/keep.go"
+	echo 2 >"$CTX/app/skip.md"
+	echo 3 >"$CTX/app/sub/x.md"
+	echo 4 >"$CTX/app/sub/y.go"
+	echo 5 >"$CTX/a/b/c.txt"
+	echo 6 >"$CTX/top.md"
+	echo 7 >"$CTX/top.go"
+	chmod 640 "$CTX/app/keep.go"
+	chmod 750 "$CTX/app/sub"
+	cat >"$CTX/Dockerfile" <<-'DF'
+		FROM busybox
+		ARG WHO=world
+		COPY --exclude=**/*.md --exclude=sub/y.go app /app/
+		COPY --exclude=*.md top.* /top/
+		COPY --parents a/b/c.txt app/sub /p/
+		COPY --chmod=u+x,g=r,o-r app/keep.go /m1
+		COPY --chmod=a=rX,u+w app/ /m2/
+		COPY --chmod=go-rwx,+t app/sub/y.go /m3
+		COPY --link top.go /linked
+		COPY <<EOF /etc/hello.txt
+		hello $WHO
+		EOF
+		COPY --chmod=0755 <<one.sh <<'two.sh' /scripts/
+		echo one
+		one.sh
+		echo "two $WHO"
+		two.sh
+	DF
+	run -0 build -t c:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:c:1" "$TEST_DIR/umoci"
+	r=$TEST_DIR/umoci/rootfs
+	assert_equal "$(find "$r/app" -mindepth 1 -printf '%P\n' | sort | tr '\n' ' ')" "keep.go sub "
+	assert_equal "$(find "$r/top" -mindepth 1 -printf '%P\n' | sort | tr '\n' ' ')" "top.go "
+	assert_equal "$(find "$r/p" -mindepth 1 -printf '%P\n' | sort | tr '\n' ' ')" \
+		"a a/b a/b/c.txt app app/sub app/sub/x.md app/sub/y.go "
+	# symbolic modes: per file, from the source's bits
+	assert_equal "$(stat -c %a "$r/m1")" 740
+	assert_equal "$(stat -c %a "$r/m2/keep.go" "$r/m2/sub" "$r/m2/sub/y.go" | tr '\n' ' ')" "644 755 644 "
+	assert_equal "$(stat -c %a "$r/m3")" 1600
+	assert_equal "$(cat "$r/linked")" 7
+	# heredocs: expanded unless the delimiter is quoted; mode 0644 unless --chmod
+	assert_equal "$(cat "$r/etc/hello.txt")" "hello world"
+	assert_equal "$(stat -c %a:%u "$r/etc/hello.txt")" 644:0
+	assert_equal "$(cat "$r/scripts/one.sh" "$r/scripts/two.sh")" 'echo one
+echo "two $WHO"'
+	assert_equal "$(stat -c %a "$r/scripts/one.sh" "$r/scripts/two.sh" | tr '\n' ' ')" "755 755 "
+	cfg=$(skopeo inspect --config "oci:$OUT:c:1")
+	[[ $(jq -r '.history[].created_by' <<<"$cfg") == *"COPY <<EOF /etc/hello.txt # buildkit"* ]] ||
+		fail "no heredoc history entry"
+
+	# a changed excluded file does not miss the cache; a kept one does
+	echo 22 >"$CTX/app/skip.md"
+	run -0 build -t c:1 "$CTX"
+	assert_output --partial "COPY app /app/ (cached)"
+	echo 11 >"$CTX/app/keep.go"
+	run -0 build -t c:1 "$CTX"
+	refute_output --partial "COPY app /app/ (cached)"
+	# a bad symbolic mode
+	printf 'FROM busybox\nCOPY --chmod=u+q top.go /x\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "invalid chmod parameter: u+q"
+}
