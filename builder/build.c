@@ -2,9 +2,10 @@
  * the output layout (see build.h).  The filesystem steps are in steps.c.
  *
  *   1. parse the Dockerfile with the build args and the target (stages.h);
- *      read .dockerignore; open the build contexts' layouts
+ *      read .dockerignore
  *   2. the cache directory (or a temporary one for --no-cache) and this
- *      build's temporary directory
+ *      build's temporary directory; open the build contexts' layouts, and
+ *      import the archives among them into the cache's layout
  *   3. each needed stage in order: its base (scratch, a stage, an image),
  *      then its instructions, expanded with the base's Env (df_stage_eval)
  *   4. the final stage: config, manifest and blobs into the output layout,
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive_read.h"
 #include "build_int.h"
 #include "fsops.h"
 #include "util/cleanup.h"
@@ -267,12 +269,40 @@ static int parse_oci_ref(const char *spec, char **path, char **ref)
 	return *path == NULL || *ref == NULL ? -1 : 0;
 }
 
+/* NAME=oci-archive:///PATH.tar or NAME=docker-archive:///PATH.tar: the
+ * archive's (first) image imported into the cache's layout */
+static int open_archive_context(struct builder *b, struct bcontext *c, const char *url, berth_error_t *err)
+{
+	bool oci = strncmp(url, "oci-archive://", 14) == 0;
+	const char *path = url + (oci ? 14 : 17);
+	struct oci_archive_import_options io = {
+	    .size = sizeof(io),
+	    .format = oci ? OCI_ARCHIVE_OCI : OCI_ARCHIVE_DOCKER,
+	};
+	cleanup_oci_archive_import_result struct oci_archive_import_result *res = NULL;
+	if ((c->path = strdup(path)) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build context");
+	if (oci_archive_import(b->cache_layout, path, &io, &res, err) < 0)
+		return berth_error_prefix(err, "--build-context `%s`: import `%s`", c->name, path);
+	if (res == NULL || res->manifests_len == 0)
+		return berth_error_invalid(err, "--build-context `%s`: `%s` holds no image", c->name, path);
+	if ((c->ref = strdup(res->manifests[0].digest)) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build context");
+	c->layout = b->cache_layout;
+	c->borrowed = true;
+	return 0;
+}
+
 static int open_context(struct builder *b, const char *spec, berth_error_t *err)
 {
 	const char *eq = strchr(spec, '=');
-	if (eq == NULL || strncmp(eq + 1, "oci-layout://", 13) != 0)
-		return berth_error_invalid(
-		    err, "--build-context `%s`: expected NAME=oci-layout:///PATH[:TAG]", spec);
+	bool archive = eq != NULL && (strncmp(eq + 1, "oci-archive://", 14) == 0 ||
+	                              strncmp(eq + 1, "docker-archive://", 17) == 0);
+	if (eq == NULL || (!archive && strncmp(eq + 1, "oci-layout://", 13) != 0))
+		return berth_error_invalid(err,
+		                           "--build-context `%s`: expected NAME=oci-layout:///PATH[:TAG], "
+		                           "NAME=oci-archive:///PATH or NAME=docker-archive:///PATH",
+		                           spec);
 	struct bcontext *c = realloc(b->ctxs, (b->n_ctxs + 1) * sizeof(*c));
 	if (c == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build context");
@@ -280,8 +310,11 @@ static int open_context(struct builder *b, const char *spec, berth_error_t *err)
 	c = &c[b->n_ctxs];
 	memset(c, 0, sizeof(*c));
 	b->n_ctxs++;
-	if ((c->name = strndup(spec, (size_t)(eq - spec))) == NULL ||
-	    parse_oci_ref(eq + 1, &c->path, &c->ref) < 0)
+	if ((c->name = strndup(spec, (size_t)(eq - spec))) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build context");
+	if (archive)
+		return open_archive_context(b, c, eq + 1, err);
+	if (parse_oci_ref(eq + 1, &c->path, &c->ref) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build context");
 	if (oci_layout_open(c->path, NULL, &c->layout, err) < 0)
 		return berth_error_prefix(err, "--build-context `%s`", c->name);
@@ -331,6 +364,44 @@ int build_find_image(struct builder *b, const char *name, struct oci_layout **la
 			return -1;
 		l = b->ctxs[b->n_ctxs - 1].layout;
 		ref = b->ctxs[b->n_ctxs - 1].ref;
+	}
+	if (l == NULL && strstr(name, "://") == NULL) {
+		/* the local store: the output layout, with the -t names of
+		 * earlier builds ("app" is "app:latest") */
+		if (!b->store_tried) {
+			berth_error_t e = NULL;
+			b->store_tried = true;
+			if (oci_layout_open(b->o->output, NULL, &b->store, &e) < 0)
+				berth_error_free(&e);
+		}
+		const char *slash = strrchr(name, '/'), *colon = strrchr(name, ':');
+		bool tagged = colon != NULL && (slash == NULL || colon > slash);
+		if (b->store != NULL && strchr(name, '@') == NULL) {
+			cleanup_free char *latest = NULL;
+			if (!tagged && asprintf(&latest, "%s:latest", name) < 0)
+				return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "image");
+			const char *cands[] = {name, latest};
+			for (size_t i = 0; i < 2 && l == NULL; i++) {
+				struct oci_image *im = NULL;
+				berth_error_t e = NULL;
+				if (cands[i] == NULL)
+					continue;
+				if (oci_layout_resolve(b->store, cands[i], NULL, &im, &e) < 0) {
+					if (e != NULL && e->code != BERTH_ERR_NOT_FOUND) {
+						berth_error_move(err, &e);
+						return berth_error_prefix(err, "image `%s` in `%s`", name,
+						                          b->o->output);
+					}
+					berth_error_free(&e);
+					continue;
+				}
+				oci_image_free(im);
+				l = b->store;
+				if ((oref = strdup(cands[i])) == NULL)
+					return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "image");
+				ref = oref;
+			}
+		}
 	}
 	if (l == NULL)
 		return 0;
@@ -397,9 +468,9 @@ static int stage_base(struct builder *b, size_t i, berth_error_t *err)
 		return build_fail(b, st->from, err, "FROM %s", st->base);
 	if (img == NULL)
 		return build_fail(b, st->from, err,
-		                  "base image `%s` not found: name an OCI layout with --build-context "
-		                  "%s=oci-layout:///PATH:TAG",
-		                  st->base, st->base);
+		                  "base image `%s` not found: not a -t name in `%s`; name an OCI layout "
+		                  "or an archive with --build-context %s=oci-layout:///PATH:TAG",
+		                  st->base, b->o->output, st->base);
 	if (cfg_copy(img->config, &s->cfg, err) < 0)
 		return -1;
 	/* the layers as the config lists them */
@@ -820,6 +891,7 @@ static void teardown(struct builder *b)
 		berth_error_free(&e);
 	}
 	oci_layout_close(b->cache_layout);
+	oci_layout_close(b->store);
 	if (b->cache_owned && fsops_remove(b->cache, &e) < 0) {
 		fprintf(stderr, "berth-build: warning: remove `%s`: %s\n", b->cache, e->msg);
 		berth_error_free(&e);
@@ -831,7 +903,8 @@ static void teardown(struct builder *b)
 		free(b->ctxs[i].name);
 		free(b->ctxs[i].path);
 		free(b->ctxs[i].ref);
-		oci_layout_close(b->ctxs[i].layout);
+		if (!b->ctxs[i].borrowed)
+			oci_layout_close(b->ctxs[i].layout);
 	}
 	free(b->ctxs);
 	if (b->has_di)
@@ -877,12 +950,12 @@ int build_run(const struct build_options *o, struct build_result *res, berth_err
 		berth_error_sys(err, errno, "context `%s`", o->context);
 		goto out;
 	}
+	/* 2. directories, the build contexts */
+	if (setup_dirs(&b, err) < 0)
+		goto out;
 	for (size_t i = 0; o->contexts != NULL && o->contexts[i] != NULL; i++)
 		if (open_context(&b, o->contexts[i], err) < 0)
 			goto out;
-	/* 2. directories */
-	if (setup_dirs(&b, err) < 0)
-		goto out;
 	if ((b.st = calloc(b.df.n_stages, sizeof(*b.st))) == NULL) {
 		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build");
 		goto out;

@@ -3,7 +3,10 @@
  *
  *  - the stages that the target needs, in order; FROM scratch, a stage, or
  *    an OCI layout named by a build context (`name=oci-layout:///path:tag`,
- *    BuildKit's spelling) or written as `FROM oci-layout:///path:tag`;
+ *    BuildKit's spelling) or written as `FROM oci-layout:///path:tag`, an
+ *    OCI or docker-save archive named by a build context (imported into the
+ *    cache's layout), or a -t name of an earlier build in the output layout
+ *    (the local store);
  *  - each filesystem step (RUN, COPY, ADD, WORKDIR that makes its directory)
  *    runs on an overlay of the stage's layers (the base image unpacked once
  *    per manifest digest, then one upper directory per earlier step) with a
@@ -36,10 +39,12 @@ struct build_options {
 	const char *target;            /* NULL: the last stage */
 	const char *const *build_args; /* "K=V", NULL-terminated; may be NULL */
 	const char *output;            /* the output layout directory */
-	const char *const *contexts;   /* "name=oci-layout:///path[:tag|@digest]" */
-	const char *cache_dir;         /* NULL: the default */
-	const char *const *secrets;    /* "id=X,src=FILE" or "id=X,env=VAR", for RUN --mount=type=secret */
-	bool no_cache;                 /* neither read nor write the cache */
+	/* "name=oci-layout:///path[:tag|@digest]", "name=oci-archive:///path",
+	 * "name=docker-archive:///path" */
+	const char *const *contexts;
+	const char *cache_dir;      /* NULL: the default */
+	const char *const *secrets; /* "id=X,src=FILE" or "id=X,env=VAR", for RUN --mount=type=secret */
+	bool no_cache;              /* neither read nor write the cache */
 	bool has_source_date_epoch;
 	int64_t source_date_epoch;
 	/* progress lines on stderr */

@@ -34,12 +34,14 @@ struct sstate {
 	bool view_mounted;
 };
 
-/* A named build context: an OCI layout and a reference in it. */
+/* A named build context: an OCI layout and a reference in it (an archive's
+ * image is imported into the cache's layout, which it then borrows). */
 struct bcontext {
 	char *name;
 	char *path;
 	char *ref;
 	struct oci_layout *layout;
+	bool borrowed;
 };
 
 struct builder {
@@ -55,6 +57,8 @@ struct builder {
 	char *tmp;        /* this build's directory (inside cache/tmp) */
 	char *empty;      /* an empty directory (an overlay without lowers) */
 	struct oci_layout *cache_layout;
+	struct oci_layout *store; /* the output layout, when it exists: the local store */
+	bool store_tried;
 	struct bcontext *ctxs;
 	size_t n_ctxs;
 	struct oci_image **images; /* resolved base images, freed at the end */

@@ -2,7 +2,8 @@
  *
  *   berth-build [-f Dockerfile] [-t name:tag]... [--target stage]
  *               [--build-arg K=V]... [--output type=oci,dest=DIR]
- *               [--build-context name=oci-layout:///path:tag]...
+ *               [--build-context name=oci-layout:///path:tag|oci-archive:///path|
+ *                                     docker-archive:///path]...
  *               [--secret id=ID,src=FILE|env=VAR]...
  *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
  *
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
 	        "                   [--output type=oci,dest=DIR] [--build-context "
-	        "NAME=oci-layout:///PATH:TAG]...\n"
+	        "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
 	        "                   [--secret id=ID,src=FILE|env=VAR]...\n"
 	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
 }

@@ -478,3 +478,45 @@ echo "two $WHO"'
 	run -1 build "$CTX"
 	assert_output --partial "invalid chmod parameter: u+q"
 }
+
+@test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {
+	skopeo copy -q "oci:$BASE:1" "oci-archive:$TEST_DIR/base-oci.tar"
+	skopeo copy -q "oci:$BASE:1" "docker-archive:$TEST_DIR/base-docker.tar:example/base:1"
+	printf 'FROM arch\nRUN echo built-on-archive > /kind\n' >"$CTX/Dockerfile"
+	run -0 timeout 300 "$BUILD_BIN" --cache-dir "$CACHE" --output "$OUT" \
+		--build-context "arch=oci-archive://$TEST_DIR/base-oci.tar" -t from-oci:1 "$CTX"
+	run -0 timeout 300 "$BUILD_BIN" --cache-dir "$CACHE" --output "$OUT" \
+		--build-context "arch=docker-archive://$TEST_DIR/base-docker.tar" -t from-docker "$CTX"
+	for t in from-oci:1 from-docker; do
+		run -0 skopeo inspect "oci:$OUT:$t"
+		assert_equal "$(jq -r '.Layers | length' <<<"$output")" 2
+	done
+	run -0 umoci unpack --image "$OUT:from-oci:1" "$TEST_DIR/u1"
+	assert_equal "$(cat "$TEST_DIR/u1/rootfs/kind")" built-on-archive
+	# the archives' base layers are the layout's: the same diff_ids
+	assert_equal "$(skopeo inspect --config "oci:$OUT:from-oci:1" | jq -c '.rootfs.diff_ids[0]')" \
+		"$(skopeo inspect --config "oci:$BASE:1" | jq -c '.rootfs.diff_ids[0]')"
+
+	# the local store: FROM and COPY --from name images of earlier builds in the output layout
+	cat >"$CTX/Dockerfile" <<-'DF'
+		FROM from-docker
+		COPY --from=from-oci:1 /kind /kind-oci
+		RUN cat /kind-oci /kind
+	DF
+	run -0 timeout 300 "$BUILD_BIN" --cache-dir "$CACHE" --output "$OUT" -t third "$CTX"
+	assert_output --partial "FROM from-docker (sha256:"
+	run -0 skopeo inspect "oci:$OUT:third"
+	assert_equal "$(jq -r '.Layers | length' <<<"$output")" 3
+	run -0 jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | join(" ")' "$OUT/index.json"
+	assert_output "from-oci:1 from-docker third"
+	# an unknown name: the message says where it looked
+	printf 'FROM nowhere:1\n' >"$CTX/Dockerfile"
+	run -1 timeout 300 "$BUILD_BIN" --cache-dir "$CACHE" --output "$OUT" "$CTX"
+	assert_output --partial "base image \`nowhere:1\` not found: not a -t name in \`$OUT\`"
+	# a broken archive
+	echo junk >"$TEST_DIR/junk.tar"
+	printf 'FROM arch\n' >"$CTX/Dockerfile"
+	run -1 timeout 300 "$BUILD_BIN" --cache-dir "$CACHE" --output "$OUT" \
+		--build-context "arch=oci-archive://$TEST_DIR/junk.tar" "$CTX"
+	assert_output --partial "--build-context \`arch\`: import \`$TEST_DIR/junk.tar\`"
+}
