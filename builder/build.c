@@ -6,8 +6,9 @@
  *   2. the cache directory (or a temporary one for --no-cache) and this
  *      build's temporary directory; open the build contexts' layouts, and
  *      import the archives among them into the cache's layout
- *   3. each needed stage in order: its base (scratch, a stage, an image),
- *      then its instructions, expanded with the base's Env (df_stage_eval)
+ *   3. the needed stages level by level (the stages of a level in parallel,
+ *      in child processes): its base (scratch, a stage, an image), then its
+ *      instructions, expanded with the base's Env (df_stage_eval)
  *   4. the final stage: config, manifest and blobs into the output layout,
  *      tagged; nothing is written there before this point
  *   5. unmount the views, remove the temporary directories */
@@ -19,8 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -691,6 +696,212 @@ static int build_stage(struct builder *b, size_t i, berth_error_t *err)
 	return r;
 }
 
+/* ---- stages in parallel ----
+ *
+ * The needed stages of one level do not depend on each other.  When a level
+ * has more than one, each is built in a child process (at most one per
+ * core at a time), in a mount namespace of its own (its overlays vanish with
+ * it), with step names of its own (s<stage * 1000000 + N>).  A child's
+ * result goes to the parent in <tmp>/stage<N>: the layers' blobs are in
+ * layouts and its uppers in the cache (or tmp), so the state is their names:
+ *
+ *   chain KEY
+ *   lowers N, then N lines of directories
+ *   layers N, then N lines "MEDIA_TYPE DIGEST SIZE LAYOUT-PATH"
+ *   the image config (JSON), to the end
+ *
+ * or, when it failed, <tmp>/stage<N>.err with the message. */
+
+static int stage_save(const struct builder *b, size_t i, berth_error_t *err)
+{
+	const struct sstate *s = &b->st[i];
+	cleanup_free char *path = NULL, *cjson = NULL;
+	if (asprintf(&path, "%s/stage%zu", b->tmp, i) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stage");
+	if ((cjson = oci_image_config_to_json(s->cfg, false, err)) == NULL)
+		return -1;
+	cleanup_fclose FILE *f = fopen(path, "we");
+	if (f == NULL)
+		return berth_error_sys(err, errno, "stage state `%s`", path);
+	fprintf(f, "chain %s\nlowers %zu\n", s->chain, s->n_lowers);
+	for (size_t k = 0; k < s->n_lowers; k++)
+		fprintf(f, "%s\n", s->lowers[k]);
+	fprintf(f, "layers %zu\n", s->n_layers);
+	for (size_t k = 0; k < s->n_layers; k++)
+		fprintf(f, "%s %s %" PRId64 " %s\n", s->layers[k].media_type, s->layers[k].digest,
+		        s->layers[k].size, oci_layout_path(s->layers[k].src));
+	fputs(cjson, f);
+	if (fflush(f) != 0 || ferror(f))
+		return berth_error_sys(err, errno, "stage state `%s`", path);
+	return 0;
+}
+
+/* The open layout at path: the cache's, a context's, the store, or a new
+ * anonymous context. */
+static struct oci_layout *layout_by_path(struct builder *b, const char *path, berth_error_t *err)
+{
+	if (strcmp(oci_layout_path(b->cache_layout), path) == 0)
+		return b->cache_layout;
+	if (b->store != NULL && strcmp(oci_layout_path(b->store), path) == 0)
+		return b->store;
+	for (size_t i = 0; i < b->n_ctxs; i++)
+		if (strcmp(oci_layout_path(b->ctxs[i].layout), path) == 0)
+			return b->ctxs[i].layout;
+	struct bcontext *c = realloc(b->ctxs, (b->n_ctxs + 1) * sizeof(*c));
+	if (c == NULL) {
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stage");
+		return NULL;
+	}
+	b->ctxs = c;
+	c = &c[b->n_ctxs];
+	memset(c, 0, sizeof(*c));
+	if ((c->name = strdup("")) == NULL || (c->path = strdup(path)) == NULL) {
+		free(c->name);
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stage");
+		return NULL;
+	}
+	b->n_ctxs++;
+	if (oci_layout_open(path, NULL, &c->layout, err) < 0)
+		return NULL;
+	return c->layout;
+}
+
+static int stage_load(struct builder *b, size_t i, berth_error_t *err)
+{
+	struct sstate *s = &b->st[i];
+	cleanup_free char *path = NULL, *text = NULL;
+	size_t len, n;
+	if (asprintf(&path, "%s/stage%zu", b->tmp, i) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stage");
+	if (fs_read_file_at(AT_FDCWD, path, &text, &len, err) < 0)
+		return berth_error_prefix(err, "stage state");
+	char *p = text, *line, *save = NULL;
+#define NEXT_LINE() ((line = strtok_r(p, "\n", &save)) != NULL ? (p = NULL, line) : NULL)
+	if (NEXT_LINE() == NULL || strncmp(line, "chain ", 6) != 0)
+		goto bad;
+	snprintf(s->chain, sizeof(s->chain), "%s", line + 6);
+	if (NEXT_LINE() == NULL || sscanf(line, "lowers %zu", &n) != 1)
+		goto bad;
+	for (size_t k = 0; k < n; k++)
+		if (NEXT_LINE() == NULL || build_strv_push(&s->lowers, &s->n_lowers, line) < 0)
+			goto bad;
+	if (NEXT_LINE() == NULL || sscanf(line, "layers %zu", &n) != 1)
+		goto bad;
+	for (size_t k = 0; k < n; k++) {
+		char mt[256], dg[OCI_DIGEST_MAX];
+		int64_t size;
+		int off = 0;
+		if (NEXT_LINE() == NULL ||
+		    sscanf(line, "%255s %135s %" SCNd64 " %n", mt, dg, &size, &off) != 3 || off == 0)
+			goto bad;
+		struct oci_layout *l = layout_by_path(b, line + off, err);
+		if (l == NULL)
+			return berth_error_prefix(err, "stage %zu", i);
+		if (build_push_layer(s, mt, dg, size, NULL, l, err) < 0)
+			return -1;
+	}
+	/* the rest: the config */
+	const char *json = save;
+	if (json == NULL || oci_image_config_parse(json, strlen(json), "stage config", &s->cfg, err) < 0)
+		return *err ? berth_error_prefix(err, "stage %zu", i)
+		            : berth_error_invalid(err, "stage %zu", i);
+	if (s->cfg->config == NULL && (s->cfg->config = calloc(1, sizeof(*s->cfg->config))) == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stage");
+	expand_vars_init(&s->args);
+	s->built = true;
+	return 0;
+#undef NEXT_LINE
+bad:
+	return berth_error_invalid(err, "stage state `%s`: malformed", path);
+}
+
+/* In the child: build stage i, save its state or its error, exit. */
+static void __attribute__((noreturn)) stage_child(struct builder *b, size_t i)
+{
+	berth_error_t err = NULL;
+	char name[16];
+	snprintf(name, sizeof(name), "berth:[stage%zu]", i);
+	prctl(PR_SET_NAME, name);
+	b->counter = (unsigned)(i + 1) * 1000000u;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		berth_error_sys(&err, errno, "stage %zu: a mount namespace", i);
+	else if (build_stage(b, i, &err) == 0 && stage_save(b, i, &err) == 0)
+		_exit(0);
+	cleanup_free char *path = NULL;
+	if (asprintf(&path, "%s/stage%zu.err", b->tmp, i) >= 0) {
+		berth_error_t e = NULL;
+		const char *msg = err != NULL ? err->msg : "failed";
+		if (fs_write_file_atomic_at(AT_FDCWD, path, msg, strlen(msg), 0600, &e) < 0)
+			berth_error_free(&e);
+	}
+	_exit(1);
+}
+
+/* Builds the stages idx[0..n) (one level) in child processes. */
+static int build_level(struct builder *b, const size_t *idx, size_t n, berth_error_t *err)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t max = cores > 0 ? (size_t)cores : 1, running = 0, next = 0;
+	cleanup_free pid_t *pids = calloc(n, sizeof(pid_t));
+	cleanup_free int *status = calloc(n, sizeof(int));
+	if (pids == NULL || status == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stages");
+	fflush(stdout);
+	fflush(stderr);
+	while (next < n || running > 0) {
+		while (next < n && running < max) {
+			pid_t pid = fork();
+			if (pid < 0) {
+				berth_error_sys(err, errno, "fork for stage %zu", idx[next]);
+				next = n; /* start no more; wait for the running ones */
+				break;
+			}
+			if (pid == 0)
+				stage_child(b, idx[next]);
+			pids[next++] = pid;
+			running++;
+		}
+		if (running == 0)
+			break;
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return berth_error_sys(err, errno, "wait for the stages");
+		}
+		for (size_t k = 0; k < n; k++)
+			if (pids[k] == w) {
+				status[k] = st;
+				pids[k] = 0;
+				running--;
+			}
+	}
+	if (*err != NULL)
+		return -1;
+	/* the results, in stage order; the first failure is the error */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = idx[k];
+		if (WIFEXITED(status[k]) && WEXITSTATUS(status[k]) == 0) {
+			if (stage_load(b, i, err) < 0)
+				return -1;
+			continue;
+		}
+		cleanup_free char *path = NULL, *msg = NULL;
+		berth_error_t e = NULL;
+		if (asprintf(&path, "%s/stage%zu.err", b->tmp, i) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stage");
+		if (fs_read_file_at(AT_FDCWD, path, &msg, NULL, &e) < 0) {
+			berth_error_free(&e);
+			return berth_error_set(err, BERTH_ERR_SYSTEM, 0,
+			                       "stage %zu: the builder process died (status %d)", i,
+			                       status[k]);
+		}
+		return berth_error_set(err, BERTH_ERR_INVALID, 0, "%s", msg);
+	}
+	return 0;
+}
+
 /* ---- output ---- */
 
 static int copy_blob(struct oci_layout *dst, const struct blayer *l, berth_error_t *err)
@@ -960,11 +1171,27 @@ int build_run(const struct build_options *o, struct build_result *res, berth_err
 		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build");
 		goto out;
 	}
-	/* 3. the stages the target needs, in order (dependencies come first) */
-	for (size_t i = 0; i <= b.df.target; i++) {
-		if (!b.df.stages[i].needed)
-			continue;
-		if (build_stage(&b, i, err) < 0)
+	/* 3. the stages the target needs, level by level: a level of more
+	 * than one stage in parallel */
+	for (size_t level = 0, left = 1; left > 0; level++) {
+		cleanup_free size_t *idx = calloc(b.df.n_stages + 1, sizeof(size_t));
+		size_t count = 0;
+		if (idx == NULL) {
+			berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "build");
+			goto out;
+		}
+		left = 0;
+		for (size_t i = 0; i <= b.df.target; i++) {
+			if (!b.df.stages[i].needed || b.df.stages[i].level < level)
+				continue;
+			if (b.df.stages[i].level == level)
+				idx[count++] = i;
+			else
+				left++;
+		}
+		if (count == 1 && build_stage(&b, idx[0], err) < 0)
+			goto out;
+		if (count > 1 && build_level(&b, idx, count, err) < 0)
 			goto out;
 	}
 	/* 4. the image */

@@ -1,7 +1,9 @@
 /* berth-build's executor: a parsed Dockerfile (stages.h) built into an OCI
  * image layout.
  *
- *  - the stages that the target needs, in order; FROM scratch, a stage, or
+ *  - the stages that the target needs, dependencies first, the independent
+ *    stages of a level in parallel (a process each, up to one per core);
+ *    FROM scratch, a stage, or
  *    an OCI layout named by a build context (`name=oci-layout:///path:tag`,
  *    BuildKit's spelling) or written as `FROM oci-layout:///path:tag`, an
  *    OCI or docker-save archive named by a build context (imported into the

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,21 +200,40 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 		snprintf(meta, sizeof(meta), "%s %" PRIu64 " %s\n", res.digest, res.size, res.diff_id);
 	}
 	const char *lower = st->upper;
+	bool keep_tmp = b->o->no_cache;
 	if (!b->o->no_cache) {
-		/* a stale entry (no `layer` file) is replaced */
-		berth_error_t e = NULL;
+		/* stages built in parallel may commit the same key: one at a
+		 * time, and an entry that is complete by then stays */
+		cleanup_free char *lock = NULL;
 		if (fs_mkdir_p(steps, 0700, err) < 0)
 			return -1;
-		if (fsops_remove(dir, &e) < 0)
-			berth_error_free(&e);
-		if (mkdir(dir, 0700) < 0)
-			return berth_error_sys(err, errno, "cache entry `%s`", dir);
-		if (!empty && rename(st->upper, final_upper) < 0)
-			return berth_error_sys(err, errno, "cache entry `%s`", dir);
-		cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fs_write_file_atomic_at(dfd, "layer", meta, strlen(meta), 0600, err) < 0)
-			return *err ? -1 : berth_error_sys(err, errno, "cache entry `%s`", dir);
-		lower = final_upper;
+		if (asprintf(&lock, "%s/lock", steps) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		cleanup_close int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lfd < 0)
+			return berth_error_sys(err, errno, "cache lock `%s`", lock);
+		while (flock(lfd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return berth_error_sys(err, errno, "cache lock `%s`", lock);
+		cleanup_close int edfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat lsb;
+		if (edfd >= 0 && fstatat(edfd, "layer", &lsb, 0) == 0) {
+			keep_tmp = true; /* our own upper, kept in tmp, is the lower */
+		} else {
+			/* a stale entry (no `layer` file) is replaced */
+			berth_error_t e = NULL;
+			if (fsops_remove(dir, &e) < 0)
+				berth_error_free(&e);
+			if (mkdir(dir, 0700) < 0)
+				return berth_error_sys(err, errno, "cache entry `%s`", dir);
+			if (!empty && rename(st->upper, final_upper) < 0)
+				return berth_error_sys(err, errno, "cache entry `%s`", dir);
+			cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0 ||
+			    fs_write_file_atomic_at(dfd, "layer", meta, strlen(meta), 0600, err) < 0)
+				return *err ? -1 : berth_error_sys(err, errno, "cache entry `%s`", dir);
+			lower = final_upper;
+		}
 	}
 	if (!empty) {
 		if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, res.digest, (int64_t)res.size, res.diff_id,
@@ -221,7 +241,7 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 			return -1;
 		if (build_strv_push(&s->lowers, &s->n_lowers, lower) < 0)
 			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
-		if (b->o->no_cache) {
+		if (keep_tmp) {
 			/* keep the upper: it is a lower now; the step dir goes with tmp */
 			free(st->dir);
 			st->dir = NULL;

@@ -520,3 +520,42 @@ echo "two $WHO"'
 		--build-context "arch=oci-archive://$TEST_DIR/junk.tar" "$CTX"
 	assert_output --partial "--build-context \`arch\`: import \`$TEST_DIR/junk.tar\`"
 }
+
+@test "build: independent stages build in parallel; a failing one stops the build" {
+	[ "$(nproc)" -ge 2 ] || skip "requires 2 cores"
+	# each stage waits for the other one to have started: built one
+	# after the other, the first would time out
+	cat >"$CTX/Dockerfile" <<-'DF'
+		FROM busybox AS a
+		RUN --mount=type=cache,id=meet,target=/meet touch /meet/a && \
+		    for i in $(seq 100); do [ -e /meet/b ] && break; sleep 0.1; done && [ -e /meet/b ] && echo a > /a
+		FROM busybox AS b
+		RUN --mount=type=cache,id=meet,target=/meet touch /meet/b && \
+		    for i in $(seq 100); do [ -e /meet/a ] && break; sleep 0.1; done && [ -e /meet/a ] && echo b > /b
+		FROM scratch
+		COPY --from=a /a /
+		COPY --from=b /b /
+	DF
+	run -0 build -t p:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:p:1" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/a" "$TEST_DIR/umoci/rootfs/b")" "a
+b"
+	# a second build takes both from the cache
+	run -0 build -t p:1 "$CTX"
+	assert_equal "$(grep -c '(cached)' <<<"$output")" 4
+
+	# one stage of a level fails: its error, and no output
+	rm -rf "$OUT"
+	cat >"$CTX/Dockerfile" <<-'DF'
+		FROM busybox AS a
+		RUN echo fine > /a
+		FROM busybox AS b
+		RUN sleep 0.5; exit 5
+		FROM scratch
+		COPY --from=a /a /
+		COPY --from=b /etc/passwd /
+	DF
+	run -1 build "$CTX"
+	assert_output --partial 'Dockerfile:4: RUN `sleep 0.5; exit 5`: exit status 5'
+	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+}
