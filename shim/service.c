@@ -696,6 +696,54 @@ static void process_exited(struct shim *s, struct process *p, uint32_t exit_stat
 	}
 }
 
+/* After init's exit, nothing of the container may run on (runc shim's
+ * KillAll): with a pid namespace of its own the kernel has killed the rest
+ * already; sharing one (the host's, or one joined by path), what is left in
+ * its cgroup is killed here, and the execs we know of in any case.  Their
+ * exits are reaped and published one by one, as usual. */
+static void kill_remaining(struct container *c)
+{
+	berth_error_t err = NULL;
+
+	for (struct process *p = c->execs; p != NULL; p = p->next)
+		if (p->pid > 0 && !p->exited) /* not reaped: the pid is still ours */
+			kill(p->pid, SIGKILL);
+	/* a few passes: a process may fork before its SIGKILL lands */
+	for (int pass = 0; pass < 3; pass++) {
+		cleanup_free pid_t *pids = NULL;
+		size_t n = 0;
+
+		if (berth_container_pids(&c->ctx, c->id, &pids, &n, &err) < 0) {
+			shim_log(LOG_DEBUG, "processes of %s after its exit: %s", c->id,
+			         berth_error_message(err));
+			berth_error_free(&err);
+			return;
+		}
+		if (n == 0)
+			return;
+		shim_log(LOG_DEBUG, "container %s: killing %zu processes left after init", c->id, n);
+		for (size_t i = 0; i < n; i++)
+			kill(pids[i], SIGKILL);
+	}
+}
+
+/* Delete of a container whose execs were killed but not reaped yet: their
+ * exits go out first (briefly waited for, never left unreported). */
+static void reap_execs(struct shim *s, struct container *c)
+{
+	for (struct process *p = c->execs; p != NULL; p = p->next) {
+		int status;
+		pid_t r = 0;
+
+		if (p->pid <= 0 || p->exited)
+			continue;
+		for (int i = 0; i < 200 && (r = waitpid(p->pid, &status, WNOHANG)) == 0; i++)
+			usleep(5000);
+		if (r == p->pid)
+			service_reaped(s, p->pid, status);
+	}
+}
+
 void service_reaped(struct shim *s, pid_t pid, int status)
 {
 	uint32_t code = WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status) : 128u + (uint32_t)WTERMSIG(status);
@@ -703,6 +751,7 @@ void service_reaped(struct shim *s, pid_t pid, int status)
 	for (struct container *c = s->containers; c != NULL; c = c->next) {
 		if (c->init.pid == pid && !c->init.exited) {
 			process_exited(s, &c->init, code);
+			kill_remaining(c);
 			return;
 		}
 		for (struct process *p = c->execs; p != NULL; p = p->next)
@@ -793,6 +842,7 @@ static void delete_init(struct shim *s, struct client *cl, uint32_t stream, stru
 		           NULL);
 		return;
 	}
+	reap_execs(s, c);
 	/* 1. the container (a created one: its init is killed) */
 	if (berth_container_delete(&c->ctx, c->id, true, &err) < 0) {
 		if (berth_error_code(err) != BERTH_ERROR_NOT_FOUND) {

@@ -35,6 +35,8 @@ struct copier {
 	bool src_watched, dst_watched;
 	bool eof;           /* src ended: close dst once buf is written */
 	bool close_src_eof; /* src is ours alone (not shared with another copier) */
+	bool tty_eof;       /* dst is a pty master: write the EOF character at the end */
+	char last;          /* the last byte read from src */
 	char *buf;
 	size_t start, end;
 };

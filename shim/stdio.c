@@ -10,7 +10,8 @@
  * | ""     | /dev/null                                                                        |
  *
  * Our writer on the stdin fifo means the process sees EOF only after
- * CloseIO(stdin) closes it and the client has closed its own.  An output
+ * CloseIO(stdin) closes it and the client has closed its own; on a terminal
+ * that end is the EOF character (VEOF) written to the master.  An output
  * fifo is closed when its pipe ends, so the client reads to EOF.
  */
 #include "shim.h"
@@ -27,6 +28,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define COPY_CHUNK 32768
@@ -108,6 +110,30 @@ static int copier_write(struct copier *c, const char *data, size_t len)
 	return 1;
 }
 
+/* The source ended and buf is written: on a terminal's stdin the line
+ * discipline learns of it from the EOF character (twice after a partial
+ * line: the first only ends the line), as the runc shim does; then dst is
+ * closed. */
+static void copier_finish(struct shim *s, struct copier *c)
+{
+	if (c->tty_eof) {
+		struct termios t;
+		char eof = 4; /* ^D */
+		char eofs[2];
+		size_t n = c->last != '\0' && c->last != '\n' ? 2 : 1;
+
+		c->tty_eof = false;
+		if (tcgetattr(c->dst, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
+			eof = (char)t.c_cc[VEOF];
+		eofs[0] = eofs[1] = eof;
+		if (copier_write(c, eofs, n) == 0) {
+			copier_set_dst(s, c, true);
+			return;
+		}
+	}
+	copier_close(s, c);
+}
+
 static void copier_src_ready(struct shim *s, struct watch *w, uint32_t events)
 {
 	struct copier *c = (struct copier *)((char *)w - offsetof(struct copier, src_w));
@@ -125,9 +151,10 @@ static void copier_src_ready(struct shim *s, struct watch *w, uint32_t events)
 		copier_set_src(s, c, false);
 		close_fd(&c->src);
 		if (c->buf == NULL)
-			copier_close(s, c);
+			copier_finish(s, c);
 		return;
 	}
+	c->last = scratch[n - 1];
 	r = copier_write(c, scratch, (size_t)n);
 	if (r < 0) {
 		copier_close(s, c);
@@ -146,8 +173,10 @@ static void copier_dst_ready(struct shim *s, struct watch *w, uint32_t events)
 	if (c->dst < 0 || c->buf == NULL)
 		return;
 	r = copier_write(c, c->buf + c->start, c->end - c->start);
-	if (r < 0 || (r > 0 && c->eof)) {
+	if (r < 0) {
 		copier_close(s, c);
+	} else if (r > 0 && c->eof) {
+		copier_finish(s, c);
 	} else if (r > 0) {
 		copier_set_dst(s, c, false);
 		copier_set_src(s, c, true);
@@ -303,8 +332,10 @@ int stdio_start(struct shim *s, struct process *p, int master)
 	if (master >= 0) {
 		io->master = master;
 		io->out.src = fcntl(master, F_DUPFD_CLOEXEC, 3);
-		if (io->in.src >= 0)
+		if (io->in.src >= 0) {
 			io->in.dst = fcntl(master, F_DUPFD_CLOEXEC, 3);
+			io->in.tty_eof = true;
+		}
 	}
 	copier_start(s, &io->in, p);
 	copier_start(s, &io->out, p);

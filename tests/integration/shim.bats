@@ -319,7 +319,7 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 
 @test "shim: events come in order, with the exit status" {
 	local ev=$CTD_DIR/events.out evpid
-	ctrc events >"$ev" 2>&1 &
+	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
 	evpid=$!
 	sleep 0.3
 	run ctr_run --rm "$IMAGE" v1 sh -c 'exit 9'
@@ -390,7 +390,7 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 
 @test "shim: a container killed by the OOM killer yields /tasks/oom once, before its exit" {
 	local ev=$CTD_DIR/events.out evpid
-	ctrc events >"$ev" 2>&1 &
+	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
 	evpid=$!
 	sleep 0.3
 	# 64 MiB into the container's tmpfs against a 20 MiB limit
@@ -483,4 +483,169 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	run cat "$log"
 	assert_line "to out"
 	assert_line "to err"
+}
+
+@test "shim: execs die with init, in a pid namespace of their own or the host's; one exit each" {
+	local ev=$CTD_DIR/events-p.out evpid id left pids
+	# not through ctrc: killing a backgrounded function leaves its ctr behind
+	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
+	evpid=$!
+	start_sleeper p1
+	start_sleeper p2 --with-ns "pid:/proc/$$/ns/pid"
+	for id in p1 p2; do
+		ctrc task exec --exec-id "e-$id" "$id" sleep 1000 >"$CTD_DIR/exec-$id.out" 2>&1 &
+		echo $! >"$CTD_DIR/exec-$id.pid"
+	done
+	for id in p1 p2; do
+		for ((i = 0; i < 50; i++)); do
+			ctrc task ps "$id" | grep -q "ExecID:e-$id" && break
+			sleep 0.1
+		done
+	done
+	# host pids of everything in p2: init, its sleep, the exec
+	pids=$(ctrc task ps p2 | awk 'NR > 1 {print $1}')
+	assert_equal "$(echo "$pids" | wc -l)" 3
+	# only init is signalled
+	for id in p1 p2; do
+		run ctrc task kill -s SIGKILL "$id"
+		assert_success
+		wait_task_status "$id" STOPPED
+	done
+	for id in p1 p2; do
+		run wait "$(cat "$CTD_DIR/exec-$id.pid")"
+		assert_equal "$status" 137
+	done
+	for ((i = 0; i < 50; i++)); do
+		left=$(for p in $pids; do
+			if [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then echo "$p"; fi
+		done)
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	[ -z "$left" ] || fail "processes of p2 left after its init exited: $left"
+	sleep 0.5
+	kill "$evpid"
+	wait "$evpid" 2>/dev/null || true
+	for id in p1 p2; do
+		run grep -c "/tasks/exit .*\"id\":\"e-$id\"" "$ev"
+		assert_output 1
+		run grep -c "/tasks/exit .*\"id\":\"$id\"" "$ev"
+		assert_output 1
+	done
+	run grep "/tasks/exit .*\"id\":\"e-p2\"" "$ev"
+	assert_output --partial '"exit_status":137'
+}
+
+@test "shim: CloseIO on a tty exec: the end of stdin reaches the process as end-of-file" {
+	local bundle=$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/c1
+	requires_cmd python3
+	start_sleeper c1
+	# ctr feeds a tty exec from its console, which never ends: a ttrpc
+	# client of the shim's socket does what `crictl exec -it` does
+	cat >"$CTD_DIR/exec_closeio.py" <<-'EOF'
+		import json, os, socket, struct, sys, time
+
+		def varint(n):
+		    out = b""
+		    while True:
+		        b = n & 0x7F
+		        n >>= 7
+		        if n:
+		            out += bytes([b | 0x80])
+		        else:
+		            return out + bytes([b])
+
+		def field(num, value):
+		    if isinstance(value, bool):
+		        return varint(num << 3) + varint(int(value))
+		    if isinstance(value, str):
+		        value = value.encode()
+		    return varint(num << 3 | 2) + varint(len(value)) + value
+
+		def fields(data):
+		    i, out = 0, {}
+		    while i < len(data):
+		        key, i = read_varint(data, i)
+		        if key & 7 == 0:
+		            v, i = read_varint(data, i)
+		        else:
+		            n, i = read_varint(data, i)
+		            v, i = data[i:i + n], i + n
+		        out[key >> 3] = v
+		    return out
+
+		def read_varint(data, i):
+		    n = shift = 0
+		    while True:
+		        b = data[i]
+		        i += 1
+		        n |= (b & 0x7F) << shift
+		        shift += 7
+		        if not b & 0x80:
+		            return n, i
+
+		def recv_all(sock, n):
+		    data = b""
+		    while len(data) < n:
+		        chunk = sock.recv(n - len(data))
+		        if not chunk:
+		            sys.exit("connection closed")
+		        data += chunk
+		    return data
+
+		stream = 1
+
+		def call(sock, method, payload):
+		    global stream
+		    req = field(1, "containerd.task.v2.Task") + field(2, method) + field(3, payload)
+		    sock.sendall(struct.pack(">IIBB", len(req), stream, 1, 0) + req)
+		    stream += 2
+		    length, _, _, _ = struct.unpack(">IIBB", recv_all(sock, 10))
+		    resp = fields(recv_all(sock, length))
+		    if 1 in resp:
+		        sys.exit("%s: %s" % (method, fields(resp[1]).get(2, b"").decode()))
+		    return fields(resp.get(2, b""))
+
+		# exec_closeio.py BUNDLE ID STDIN STDOUT: an exec of `cat` on a terminal,
+		# fed through the stdin fifo, which is then closed, followed by CloseIO
+		bundle, cid, stdin_path, stdout_path = sys.argv[1:5]
+		address = open(bundle + "/address").read().strip()
+		sock = socket.socket(socket.AF_UNIX)
+		sock.settimeout(20)
+		sock.connect(address[len("unix://"):])
+		proc = json.load(open(bundle + "/config.json"))["process"]
+		proc["args"] = ["sh", "-c", "cat; echo; echo cat ended"]
+		proc["terminal"] = True
+		spec = field(1, "types.containerd.io/opencontainers/runtime-spec/1/Process") + field(2, json.dumps(proc))
+		out = os.open(stdout_path, os.O_RDONLY | os.O_NONBLOCK)
+		ids = field(1, cid) + field(2, "t1")
+		call(sock, "Exec", ids + field(3, True) + field(4, stdin_path) + field(5, stdout_path) + field(7, spec))
+		call(sock, "Start", ids)
+		w = os.open(stdin_path, os.O_WRONLY)
+		os.write(w, b"one\ntwo")
+		os.close(w)
+		call(sock, "CloseIO", ids + field(3, True))
+		status = call(sock, "Wait", ids).get(1, 0)
+		output, deadline = b"", time.time() + 5
+		while time.time() < deadline:
+		    try:
+		        chunk = os.read(out, 4096)
+		    except BlockingIOError:
+		        time.sleep(0.05)
+		        continue
+		    if not chunk:
+		        break
+		    output += chunk
+		call(sock, "Delete", ids)
+		sys.stdout.write(output.decode(errors="replace").replace("\r", ""))
+		print("exit status %d" % status)
+	EOF
+	mkfifo "$CTD_DIR/fifo/t1-stdin" "$CTD_DIR/fifo/t1-stdout"
+	run timeout -k 5 30 python3 "$CTD_DIR/exec_closeio.py" "$bundle" c1 "$CTD_DIR/fifo/t1-stdin" \
+		"$CTD_DIR/fifo/t1-stdout"
+	assert_success
+	# the EOF character twice: the first ends the partial line `two`
+	assert_line "exit status 0"
+	assert_line "cat ended"
+	assert_line --regexp "two"
 }
