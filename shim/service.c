@@ -320,7 +320,7 @@ static void process_init(struct process *p, struct container *c, const char *in,
 	p->io.stdout_path = strdup(out != NULL ? out : "");
 	p->io.stderr_path = strdup(errp != NULL ? errp : "");
 	p->io.terminal = terminal;
-	p->io.stdin_hold = p->io.master = -1;
+	p->io.stdin_hold = p->io.master = p->io.log_pidfd = -1;
 	p->io.child[0] = p->io.child[1] = p->io.child[2] = -1;
 	p->io.in.src = p->io.in.dst = p->io.out.src = p->io.out.dst = p->io.err.src = p->io.err.dst = -1;
 	p->status = PROC_CREATED;

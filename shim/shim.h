@@ -47,6 +47,7 @@ struct stdio {
 	int stdin_hold; /* our write end of the stdin fifo: EOF only on CloseIO */
 	int master;     /* the pty master (terminal) */
 	int child[3];   /* the process's ends until it is spawned */
+	int log_pidfd;  /* the binary:// logging binary (-1: none) */
 	struct copier in, out, err;
 };
 

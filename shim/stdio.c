@@ -7,6 +7,7 @@
  * | stdout | fifo O_RDWR (no EPIPE when it leaves) | pipe (or pty master)   | pipe -> fifo       |
  * | stderr | fifo O_RDWR                           | pipe (unused with pty) | pipe -> fifo       |
  * | file:// | the file, O_APPEND, given to the process directly (stdout and stderr share it) |
+ * | binary:// | pipes whose read ends are fds 3 and 4 of the logging binary (open_binary)      |
  * | ""     | /dev/null                                                                        |
  *
  * Our writer on the stdin fifo means the process sees EOF only after
@@ -26,12 +27,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #define COPY_CHUNK 32768
+/* A logging binary: time to close fd 5, time to exit once its pipes end. */
+#define LOG_BINARY_READY_MS 10000
+#define LOG_BINARY_GRACE    12
 
 static char scratch[COPY_CHUNK];
 
@@ -226,6 +234,181 @@ static const char *fifo_path(const char *uri)
 	return strncmp(uri, "fifo://", 7) == 0 ? uri + 7 : uri;
 }
 
+/* ---- binary:// logging ---- */
+
+/* A logging binary's last chance after its process's stdio closed. */
+struct log_binary {
+	struct watch w;
+	int timer, pidfd;
+};
+
+static void log_binary_deadline(struct shim *s, struct watch *w, uint32_t events)
+{
+	struct log_binary *lb = (struct log_binary *)(void *)w;
+
+	(void)events;
+	shim_unwatch(s, lb->timer);
+	/* already gone (and reaped by the loop): ESRCH */
+	if (syscall(SYS_pidfd_send_signal, lb->pidfd, SIGKILL, NULL, 0) == 0)
+		shim_log(LOG_WARN, "the logging binary did not exit within %d s: killed", LOG_BINARY_GRACE);
+	close(lb->timer);
+	close(lb->pidfd);
+	shim_defer_free(s, lb);
+}
+
+/* Arms the deadline of io's logging binary (it should exit on its own once
+ * its pipes end). */
+static void log_binary_release(struct shim *s, struct stdio *io)
+{
+	struct itimerspec when = {.it_value = {.tv_sec = LOG_BINARY_GRACE}};
+	struct log_binary *lb;
+
+	if (io->log_pidfd < 0)
+		return;
+	lb = calloc(1, sizeof(*lb));
+	if (lb == NULL) {
+		close_fd(&io->log_pidfd);
+		return;
+	}
+	lb->w.fn = log_binary_deadline;
+	lb->pidfd = io->log_pidfd;
+	io->log_pidfd = -1;
+	lb->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (lb->timer < 0 || timerfd_settime(lb->timer, 0, &when, NULL) < 0 ||
+	    shim_watch(s, lb->timer, EPOLLIN, &lb->w) < 0) {
+		if (lb->timer >= 0)
+			close(lb->timer);
+		close(lb->pidfd);
+		free(lb);
+	}
+}
+
+/* One %XX- and +-decoded query part, NUL-terminated in place. */
+static char *query_unescape(char *t)
+{
+	char *r = t, *w = t;
+
+	for (; *r != '\0'; r++, w++) {
+		unsigned int c;
+		if (*r == '+') {
+			*w = ' ';
+		} else if (*r == '%' && r[1] != '\0' && r[2] != '\0' && sscanf(r + 1, "%2x", &c) == 1) {
+			*w = (char)c;
+			r += 2;
+		} else {
+			*w = *r;
+		}
+	}
+	*w = '\0';
+	return t;
+}
+
+/* The logging binary's child side: fds 3, 4, 5, the bare environment. */
+__attribute__((noreturn)) static void log_binary_exec(char **argv, char **env, int out, int errp, int ready)
+{
+	sigset_t none;
+	int fds[3] = {out, errp, ready}, null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int saved;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* out of the way of 0..5 first, then into place */
+	for (int i = 0; i < 3; i++)
+		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+	for (int i = 0; i < 3; i++)
+		dup2(null, i);
+	for (int i = 0; i < 3; i++)
+		dup2(fds[i], 3 + i);
+	execve(argv[0], argv, env);
+	saved = errno;
+	(void)!write(5, &saved, sizeof(saved));
+	_exit(127);
+}
+
+/* binary:///path?k=v&...: starts /path with args `k v ...`, env only
+ * CONTAINER_ID and CONTAINER_NAMESPACE, the process's stdout and stderr
+ * pipes as fds 3 and 4, and waits until it closes fd 5 (containerd's
+ * logging binary protocol).  The process gets the pipes' write ends. */
+static int open_binary(struct shim *s, struct process *p, const char *uri, berth_error_t *err)
+{
+	struct stdio *io = &p->io;
+	cleanup_free char *path = strdup(uri + strlen("binary://"));
+	cleanup_free char *env_id = NULL, *env_ns = NULL;
+	cleanup_free char **argv = NULL;
+	char *env[3], *query, *save = NULL;
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, ready[2] = {-1, -1}, status, failed = 0;
+	size_t argc = 1;
+	struct pollfd pfd;
+	ssize_t n;
+	pid_t pid;
+
+	if (path == NULL || asprintf(&env_id, "CONTAINER_ID=%s", p->c->id) < 0 ||
+	    asprintf(&env_ns, "CONTAINER_NAMESPACE=%s", s->ns) < 0)
+		return berth_error_sys(err, ENOMEM, "logging binary");
+	env[0] = env_id;
+	env[1] = env_ns;
+	env[2] = NULL;
+	argv = calloc(strlen(path) + 2, sizeof(*argv));
+	if (argv == NULL)
+		return berth_error_sys(err, ENOMEM, "logging binary");
+	query = strchr(path, '?');
+	if (query != NULL) {
+		*query++ = '\0';
+		for (char *kv = strtok_r(query, "&", &save); kv != NULL; kv = strtok_r(NULL, "&", &save)) {
+			char *eq = strchr(kv, '=');
+			if (eq != NULL)
+				*eq = '\0';
+			argv[argc++] = query_unescape(kv);
+			if (eq != NULL && eq[1] != '\0')
+				argv[argc++] = query_unescape(eq + 1);
+		}
+	}
+	argv[0] = path;
+	if (*path != '/')
+		return berth_error_invalid(err, "logging binary `%s`: not an absolute path", path);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+		berth_error_sys(err, errno, "logging binary: pipe");
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		berth_error_sys(err, errno, "logging binary: fork");
+		goto fail;
+	}
+	if (pid == 0)
+		log_binary_exec(argv, env, out[0], errp[0], ready[1]);
+	io->log_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	close_fd(&out[0]);
+	close_fd(&errp[0]);
+	close_fd(&ready[1]);
+	/* 1. ready: fd 5 closed (an errno from the child: exec failed) */
+	pfd = (struct pollfd){.fd = ready[0], .events = POLLIN};
+	if (poll(&pfd, 1, LOG_BINARY_READY_MS) <= 0) {
+		berth_error_set(err, BERTH_ERROR_SYSTEM, 0, "logging binary `%s`: not ready after %d s", path,
+		                LOG_BINARY_READY_MS / 1000);
+		goto fail;
+	}
+	n = read(ready[0], &failed, sizeof(failed));
+	if (n == (ssize_t)sizeof(failed)) {
+		waitpid(pid, &status, 0);
+		berth_error_sys(err, failed, "start logging binary `%s`", path);
+		goto fail;
+	}
+	close_fd(&ready[0]);
+	/* 2. the process writes into the pipes */
+	io->child[1] = out[1];
+	io->child[2] = errp[1];
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		close_fd(&out[i]);
+		close_fd(&errp[i]);
+		close_fd(&ready[i]);
+	}
+	return -1;
+}
+
 /* An output stream: its file:// log, or a fifo and a pipe. */
 static int open_output(struct copier *c, const char *uri, int *child, berth_error_t *err)
 {
@@ -235,9 +418,6 @@ static int open_output(struct copier *c, const char *uri, int *child, berth_erro
 		*child = open_null(O_WRONLY, err);
 		return *child < 0 ? -1 : 0;
 	}
-	if (strncmp(uri, "binary://", 9) == 0)
-		return berth_error_set(err, BERTH_ERROR_UNSUPPORTED, 0,
-		                       "binary log URIs are not supported yet: %s", uri);
 	if (strncmp(uri, "file://", 7) == 0) {
 		const char *path = uri + 7;
 		cleanup_free char *dir = strdup(path);
@@ -291,7 +471,6 @@ int stdio_open(struct shim *s, struct process *p, berth_error_t *err)
 {
 	struct stdio *io = &p->io;
 
-	(void)s;
 	if (open_stdin(io, &io->in, io->terminal, &io->child[0], err) < 0)
 		goto fail;
 	if (io->terminal) {
@@ -304,6 +483,12 @@ int stdio_open(struct shim *s, struct process *p, berth_error_t *err)
 			berth_error_sys(err, errno, "open `%s`", io->stdout_path);
 			goto fail;
 		}
+		return 0;
+	}
+	if (strncmp(io->stdout_path, "binary://", 9) == 0) {
+		/* stderr goes to the same binary (containerd sets both) */
+		if (open_binary(s, p, io->stdout_path, err) < 0)
+			goto fail;
 		return 0;
 	}
 	if (open_output(&io->out, io->stdout_path, &io->child[1], err) < 0)
@@ -370,6 +555,7 @@ void stdio_release(struct shim *s, struct process *p)
 	close_fd(&io->master);
 	for (int i = 0; i < 3; i++)
 		close_fd(&io->child[i]);
+	log_binary_release(s, io);
 }
 
 /* ---- the console socket ---- */

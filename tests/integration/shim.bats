@@ -649,3 +649,41 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	assert_line "cat ended"
 	assert_line --regexp "two"
 }
+
+@test "shim: ctr run --log-uri binary:// hands stdout and stderr to the logging binary" {
+	local log=$CTD_DIR/binary.log i
+	# containerd's logging binary protocol: stdout on fd 3, stderr on fd 4,
+	# fd 5 closed when ready; the query as arguments; only CONTAINER_ID and
+	# CONTAINER_NAMESPACE in the environment (not the shim's TTRPC_ADDRESS)
+	cat >"$CTD_DIR/logger" <<-'EOF'
+		#!/bin/sh
+		[ "$1" = file ] || exit 1
+		exec >>"$2" 5>&-
+		echo "args: $*"
+		echo "env: $CONTAINER_ID $CONTAINER_NAMESPACE TTRPC_ADDRESS=${TTRPC_ADDRESS-unset}"
+		while IFS= read -r l; do echo "out: $l"; done <&3 &
+		while IFS= read -r l; do echo "err: $l"; done <&4
+		wait
+		echo "logger done"
+	EOF
+	chmod 0755 "$CTD_DIR/logger"
+	run ctr_run --rm --log-uri "binary://$CTD_DIR/logger?file=$log" "$IMAGE" b1 \
+		sh -c 'echo to out; echo to err >&2; exit 3'
+	assert_equal "$status" 3
+	refute_output --partial "to out"
+	for ((i = 0; i < 50; i++)); do
+		grep -q "logger done" "$log" 2>/dev/null && break
+		sleep 0.1
+	done
+	run cat "$log"
+	assert_line "args: file $log"
+	assert_line "env: b1 $CTD_NS TTRPC_ADDRESS=unset"
+	assert_line "out: to out"
+	assert_line "err: to err"
+	assert_line "logger done"
+	# a binary that is not there: Create fails and says why
+	run ctr_run --rm --log-uri "binary://$CTD_DIR/no-logger" "$IMAGE" b2 true
+	assert_failure
+	assert_output --partial "no-logger"
+	ctrc containers delete b2 >/dev/null 2>&1 || true
+}
