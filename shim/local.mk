@@ -3,7 +3,8 @@
 # The protocol's messages: shim/proto/*.proto compiled with protoc-c into the
 # build directory (build products, not committed).
 SHIM_PROTOS = shim/proto/wellknown.proto shim/proto/ttrpc.proto shim/proto/task.proto \
-	shim/proto/events.proto shim/proto/options.proto shim/proto/metrics.proto
+	shim/proto/events.proto shim/proto/options.proto shim/proto/metrics.proto \
+	shim/proto/introspection.proto
 SHIM_PB_C = $(SHIM_PROTOS:.proto=.pb-c.c)
 SHIM_PB_H = $(SHIM_PROTOS:.proto=.pb-c.h)
 BUILT_SOURCES += $(SHIM_PB_C) $(SHIM_PB_H)

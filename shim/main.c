@@ -21,6 +21,7 @@
  * is <bundle>/log, the fifo containerd copies into its own log.
  */
 #include "shim.h"
+#include "introspection.pb-c.h"
 #include "task.pb-c.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -47,6 +48,7 @@
 
 struct args {
 	const char *ns, *address, *publish_binary, *id, *bundle, *socket;
+	const char *socket_dir; /* SOCKET_DIR, or containerd 2.3's socket_dir */
 	bool debug, version, info;
 	const char *action;
 };
@@ -134,7 +136,8 @@ static void socket_path_for(const struct args *a, const char *group, char *out, 
 			h1 = (h1 ^ *p) * 0x100000001b3ULL;
 			h2 = (h2 ^ *p) * 0x100000001b3ULL + (h2 >> 29);
 		}
-	snprintf(out, size, "%s/%016llx%016llx", SOCKET_DIR, (unsigned long long)h1, (unsigned long long)h2);
+	snprintf(out, size, "%s/%016llx%016llx", a->socket_dir, (unsigned long long)h1,
+	         (unsigned long long)h2);
 }
 
 static int socket_alive(const struct sockaddr_un *addr)
@@ -163,11 +166,64 @@ static int listen_on(const char *path, berth_error_t *err)
 	return steal_fd(&fd);
 }
 
-static void drain_stdin(void)
+/* Everything on stdin (containerd closes it; at most 1 MiB is kept). */
+static uint8_t *read_stdin(size_t *len)
 {
-	char buf[4096];
-	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
-		;
+	size_t cap = 4096;
+	uint8_t *buf = malloc(cap);
+	ssize_t n;
+
+	*len = 0;
+	if (buf == NULL)
+		return NULL;
+	while ((n = read(STDIN_FILENO, buf + *len, cap - *len)) > 0 || (n < 0 && errno == EINTR)) {
+		if (n > 0)
+			*len += (size_t)n;
+		if (*len == cap && cap < (1u << 20)) {
+			uint8_t *more = realloc(buf, cap * 2);
+			if (more == NULL)
+				break;
+			buf = more;
+			cap *= 2;
+		} else if (*len == cap) {
+			*len = 0; /* too much: not ours to read, drop it */
+		}
+	}
+	return buf;
+}
+
+/* containerd 2.3+ writes BootstrapParams on start's stdin instead of the
+ * bare options Any.  Fields 1-2 have an Any's wire types, so it is one only
+ * when a field from 3 on is there.  What it says that the flags do not:
+ * socket_dir, the log level, and the addresses when the flags or the
+ * environment lack them.  Strings are leaked (the process is short-lived). */
+static void apply_bootstrap(struct args *a, const uint8_t *in, size_t len)
+{
+	Containerd__Types__BootstrapParams *bp = containerd__types__bootstrap_params__unpack(NULL, len, in);
+
+	if (bp == NULL)
+		return;
+	if (bp->log_level == 0 && *bp->containerd_version == '\0' && *bp->containerd_ttrpc_address == '\0' &&
+	    *bp->containerd_grpc_address == '\0' && *bp->containerd_binary == '\0' && bp->n_extensions == 0 &&
+	    *bp->socket_dir == '\0') {
+		containerd__types__bootstrap_params__free_unpacked(bp, NULL);
+		return;
+	}
+	if (*bp->socket_dir != '\0')
+		a->socket_dir = strdup(bp->socket_dir);
+	if (bp->log_level < 0) /* DEBUG, TRACE */
+		a->debug = true;
+	if (a->id == NULL && *bp->instance_id != '\0')
+		a->id = strdup(bp->instance_id);
+	if (a->ns == NULL && *bp->namespace_ != '\0')
+		a->ns = strdup(bp->namespace_);
+	if (a->address == NULL && *bp->containerd_grpc_address != '\0')
+		a->address = strdup(bp->containerd_grpc_address);
+	if (a->publish_binary == NULL && *bp->containerd_binary != '\0')
+		a->publish_binary = strdup(bp->containerd_binary);
+	if (getenv("TTRPC_ADDRESS") == NULL && *bp->containerd_ttrpc_address != '\0')
+		setenv("TTRPC_ADDRESS", bp->containerd_ttrpc_address, 1);
+	containerd__types__bootstrap_params__free_unpacked(bp, NULL);
 }
 
 /* The server's side of the fork: new session, stdio away from containerd's
@@ -208,7 +264,7 @@ __attribute__((noreturn)) static void become_server(const struct args *a, const 
 	_exit(1);
 }
 
-static int cmd_start(const struct args *a, char *argv0)
+static int cmd_start(struct args *a, char *argv0)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], address[160], cwd[PATH_MAX];
 	const char *bundle = a->bundle;
@@ -218,7 +274,14 @@ static int cmd_start(const struct args *a, char *argv0)
 	int fd, n;
 	pid_t pid;
 
-	drain_stdin(); /* the options Any: Create brings it again */
+	cleanup_free uint8_t *in = NULL;
+	size_t in_len = 0;
+
+	/* the options Any (Create brings it again), or containerd 2.3's
+	 * BootstrapParams */
+	in = read_stdin(&in_len);
+	if (in != NULL && in_len > 0)
+		apply_bootstrap(a, in, in_len);
 	if (bundle == NULL || *bundle == '\0')
 		bundle = getcwd(cwd, sizeof(cwd));
 	if (bundle == NULL || a->id == NULL || a->ns == NULL || a->address == NULL) {
@@ -232,14 +295,14 @@ static int cmd_start(const struct args *a, char *argv0)
 	}
 	socket_path_for(a, group, path, sizeof(path));
 	n = snprintf(address, sizeof(address), "unix://%s", path);
-	if (fs_mkdir_p(SOCKET_DIR, 0700, &err) < 0)
+	if (fs_mkdir_p(a->socket_dir, 0700, &err) < 0)
 		goto fail;
 	/* Starts of one group take turns: one of them starts the server, the
 	 * others find it listening.  The lock goes with the fd (close-on-exec
 	 * in the server). */
-	dir_fd = open(SOCKET_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir_fd = open(a->socket_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0 || flock(dir_fd, LOCK_EX) < 0) {
-		berth_error_sys(&err, errno, "lock `%s`", SOCKET_DIR);
+		berth_error_sys(&err, errno, "lock `%s`", a->socket_dir);
 		goto fail;
 	}
 	fd = listen_on(path, &err);
@@ -266,6 +329,47 @@ fail:
 	fprintf(stderr, "containerd-shim-berth-v2 start: %s\n", berth_error_message(err));
 	berth_error_free(&err);
 	return 1;
+}
+
+/* ---- info ---- */
+
+/* -info (containerd 2.x, for containers with idmapped mounts): the options
+ * Any on stdin; prints containerd.types.RuntimeInfo with those options and
+ * the runtime-spec features document, as the runc shim does. */
+static int cmd_info(void)
+{
+	Containerd__Types__RuntimeInfo info = CONTAINERD__TYPES__RUNTIME_INFO__INIT;
+	Containerd__Types__RuntimeVersion version = CONTAINERD__TYPES__RUNTIME_VERSION__INIT;
+	Google__Protobuf__Any features = GOOGLE__PROTOBUF__ANY__INIT;
+	Google__Protobuf__Any *options = NULL;
+	cleanup_free uint8_t *in = NULL, *out = NULL;
+	cleanup_free char *json = NULL;
+	berth_error_t err = NULL;
+	size_t in_len = 0, len;
+	int ret = 1;
+
+	in = read_stdin(&in_len);
+	if (in != NULL && in_len > 0)
+		options = google__protobuf__any__unpack(NULL, in_len, in);
+	if (berth_features_json(&json, &err) < 0) {
+		fprintf(stderr, "containerd-shim-berth-v2 -info: %s\n", berth_error_message(err));
+		berth_error_free(&err);
+		goto out;
+	}
+	info.name = (char *)"io.containerd.berth.v2";
+	version.version = (char *)PACKAGE_VERSION;
+	info.version = &version;
+	info.options = options;
+	features.type_url = (char *)"types.containerd.io/opencontainers/runtime-spec/1/features/Features";
+	features.value.data = (uint8_t *)json;
+	features.value.len = strlen(json);
+	info.features = &features;
+	if (ttrpc_pack(&info.base, &out, &len) == 0 && fs_write_all(STDOUT_FILENO, out, len) == 0)
+		ret = 0;
+out:
+	if (options != NULL)
+		google__protobuf__any__free_unpacked(options, NULL);
+	return ret;
 }
 
 /* ---- delete ---- */
@@ -371,7 +475,7 @@ static int cmd_serve(const struct args *a, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct args a = {0};
+	struct args a = {.socket_dir = SOCKET_DIR};
 
 	parse_args(argc, argv, &a);
 	shim_log_set_debug(a.debug);
@@ -380,10 +484,8 @@ int main(int argc, char **argv)
 		       PACKAGE_VERSION);
 		return 0;
 	}
-	if (a.info) {
-		fprintf(stderr, "containerd-shim-berth-v2: -info is not supported yet\n");
-		return 1;
-	}
+	if (a.info)
+		return cmd_info();
 	if (a.action == NULL) {
 		fprintf(stderr, "usage: containerd-shim-berth-v2 [flags] start|delete\n");
 		return 1;

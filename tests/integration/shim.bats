@@ -217,6 +217,77 @@ vmrss_kb() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
+# write_ttrpc_client: $CTD_DIR/ttrpc_client.py, a minimal ttrpc client of
+# the task service for the tests that go around ctr (call(sock, method,
+# payload) -> the response's fields; field(n, value) encodes one field).
+write_ttrpc_client() {
+	cat >"$CTD_DIR/ttrpc_client.py" <<-'EOF'
+		import json, os, socket, struct, sys, time
+
+		def varint(n):
+		    n &= (1 << 64) - 1
+		    out = b""
+		    while True:
+		        b = n & 0x7F
+		        n >>= 7
+		        if n:
+		            out += bytes([b | 0x80])
+		        else:
+		            return out + bytes([b])
+
+		def field(num, value):
+		    if isinstance(value, bool):
+		        return varint(num << 3) + varint(int(value))
+		    if isinstance(value, str):
+		        value = value.encode()
+		    return varint(num << 3 | 2) + varint(len(value)) + value
+
+		def fields(data):
+		    i, out = 0, {}
+		    while i < len(data):
+		        key, i = read_varint(data, i)
+		        if key & 7 == 0:
+		            v, i = read_varint(data, i)
+		        else:
+		            n, i = read_varint(data, i)
+		            v, i = data[i:i + n], i + n
+		        out[key >> 3] = v
+		    return out
+
+		def read_varint(data, i):
+		    n = shift = 0
+		    while True:
+		        b = data[i]
+		        i += 1
+		        n |= (b & 0x7F) << shift
+		        shift += 7
+		        if not b & 0x80:
+		            return n, i
+
+		def recv_all(sock, n):
+		    data = b""
+		    while len(data) < n:
+		        chunk = sock.recv(n - len(data))
+		        if not chunk:
+		            sys.exit("connection closed")
+		        data += chunk
+		    return data
+
+		stream = 1
+
+		def call(sock, method, payload):
+		    global stream
+		    req = field(1, "containerd.task.v2.Task") + field(2, method) + field(3, payload)
+		    sock.sendall(struct.pack(">IIBB", len(req), stream, 1, 0) + req)
+		    stream += 2
+		    length, _, _, _ = struct.unpack(">IIBB", recv_all(sock, 10))
+		    resp = fields(recv_all(sock, length))
+		    if 1 in resp:
+		        sys.exit("%s: %s" % (method, fields(resp[1]).get(2, b"").decode()))
+		    return fields(resp.get(2, b""))
+	EOF
+}
+
 @test "shim: ctr run prints the output and exits with the container's status" {
 	run ctr_run --rm "$IMAGE" r1 echo hi
 	assert_success
@@ -542,69 +613,9 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	start_sleeper c1
 	# ctr feeds a tty exec from its console, which never ends: a ttrpc
 	# client of the shim's socket does what `crictl exec -it` does
+	write_ttrpc_client
 	cat >"$CTD_DIR/exec_closeio.py" <<-'EOF'
-		import json, os, socket, struct, sys, time
-
-		def varint(n):
-		    out = b""
-		    while True:
-		        b = n & 0x7F
-		        n >>= 7
-		        if n:
-		            out += bytes([b | 0x80])
-		        else:
-		            return out + bytes([b])
-
-		def field(num, value):
-		    if isinstance(value, bool):
-		        return varint(num << 3) + varint(int(value))
-		    if isinstance(value, str):
-		        value = value.encode()
-		    return varint(num << 3 | 2) + varint(len(value)) + value
-
-		def fields(data):
-		    i, out = 0, {}
-		    while i < len(data):
-		        key, i = read_varint(data, i)
-		        if key & 7 == 0:
-		            v, i = read_varint(data, i)
-		        else:
-		            n, i = read_varint(data, i)
-		            v, i = data[i:i + n], i + n
-		        out[key >> 3] = v
-		    return out
-
-		def read_varint(data, i):
-		    n = shift = 0
-		    while True:
-		        b = data[i]
-		        i += 1
-		        n |= (b & 0x7F) << shift
-		        shift += 7
-		        if not b & 0x80:
-		            return n, i
-
-		def recv_all(sock, n):
-		    data = b""
-		    while len(data) < n:
-		        chunk = sock.recv(n - len(data))
-		        if not chunk:
-		            sys.exit("connection closed")
-		        data += chunk
-		    return data
-
-		stream = 1
-
-		def call(sock, method, payload):
-		    global stream
-		    req = field(1, "containerd.task.v2.Task") + field(2, method) + field(3, payload)
-		    sock.sendall(struct.pack(">IIBB", len(req), stream, 1, 0) + req)
-		    stream += 2
-		    length, _, _, _ = struct.unpack(">IIBB", recv_all(sock, 10))
-		    resp = fields(recv_all(sock, length))
-		    if 1 in resp:
-		        sys.exit("%s: %s" % (method, fields(resp[1]).get(2, b"").decode()))
-		    return fields(resp.get(2, b""))
+		from ttrpc_client import *
 
 		# exec_closeio.py BUNDLE ID STDIN STDOUT: an exec of `cat` on a terminal,
 		# fed through the stdin fifo, which is then closed, followed by CloseIO
@@ -686,4 +697,74 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	assert_failure
 	assert_output --partial "no-logger"
 	ctrc containers delete b2 >/dev/null 2>&1 || true
+}
+
+@test "shim: -info prints containerd 2's RuntimeInfo; start reads containerd 2.3's BootstrapParams" {
+	local shim=$BERTH_BUILDDIR/containerd-shim-berth-v2 bundle=$CTD_DIR/bs1 out pid
+	requires_cmd python3
+	write_ttrpc_client
+	# -info: name, version, the options Any given on stdin, the features
+	cat >"$CTD_DIR/info.py" <<-'EOF'
+		from ttrpc_client import *
+		info = fields(sys.stdin.buffer.read())
+		print("name", info[1].decode())
+		print("version", fields(info[2])[1].decode())
+		options = fields(info.get(3, b""))
+		print("options", options.get(1, b"").decode(), options.get(2, b"").decode())
+		features = fields(info[4])
+		print("features", features[1].decode(), json.loads(features[2])["ociVersionMin"])
+	EOF
+	cd "$CTD_DIR"
+	run sh -c "python3 -c 'from ttrpc_client import *; sys.stdout.buffer.write(field(1, \"runtimeoptions.v1.Options\") + field(2, field(2, \"/etc/b.toml\")))' |
+		'$shim' -info | python3 info.py"
+	assert_success
+	assert_line "name io.containerd.berth.v2"
+	assert_line --regexp "^version [0-9]"
+	assert_line --regexp "^options runtimeoptions.v1.Options .*/etc/b.toml$"
+	assert_line "features types.containerd.io/opencontainers/runtime-spec/1/features/Features 1.0.0"
+	run sh -c "'$shim' -info </dev/null | python3 info.py"
+	assert_success
+	assert_line "options  "
+	# start with BootstrapParams on stdin (and no flags but the action):
+	# the socket goes to its socket_dir; the server answers there
+	mkdir -p "$bundle" "$CTD_DIR/sockets"
+	echo '{}' >"$bundle/config.json"
+	python3 -c "from ttrpc_client import *; sys.stdout.buffer.write(
+		field(1, 'bs1') + field(2, '$CTD_NS') + varint(3 << 3) + varint(-4) + field(4, '2.3.0') +
+		field(5, '$CTD_SOCK.ttrpc') + field(6, '$CTD_SOCK') + field(7, '/usr/bin/containerd') +
+		field(8, field(1, field(1, 'runtimeoptions.v1.Options'))) + field(9, '$CTD_DIR/sockets'))" \
+		>"$CTD_DIR/bootstrap.bin"
+	cd "$bundle"
+	run "$shim" start <"$CTD_DIR/bootstrap.bin"
+	cd "$CTD_DIR"
+	assert_success
+	assert_output --regexp "^unix://$CTD_DIR/sockets/[0-9a-f]{32}$"
+	out=$output
+	assert_equal "$(cat "$bundle/address")" "$out"
+	pid=$(shim_pids bs1)
+	[ -n "$pid" ] || fail "no server for bs1"
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- " -debug serve" || fail "DEBUG level not passed on"
+	run python3 -c "from ttrpc_client import *
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect('${out#unix://}')
+print('task_pid', call(s, 'Connect', field(1, 'bs1')).get(2, 0))
+call(s, 'Shutdown', field(1, 'bs1'))"
+	assert_success
+	assert_output "task_pid 0"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$pid" 2>/dev/null || fail "the server did not exit after Shutdown"
+	# an options Any alone is no BootstrapParams: the usual socket directory
+	cd "$bundle"
+	run sh -c "python3 -c 'import sys; sys.path.insert(0, \"$CTD_DIR\"); from ttrpc_client import *; sys.stdout.buffer.write(field(1, \"containerd.runc.v1.Options\") + field(2, field(7, \"/run/x\")))' |
+		'$shim' -namespace '$CTD_NS' -address '$CTD_SOCK' -id bs1 start"
+	cd "$CTD_DIR"
+	assert_success
+	assert_output --regexp "^unix:///run/containerd/s/[0-9a-f]{32}$"
+	pid=$(shim_pids bs1)
+	run python3 -c "from ttrpc_client import *
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect('${output#unix://}')
+call(s, 'Shutdown', field(1, 'bs1'))"
+	assert_success
 }
