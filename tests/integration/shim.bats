@@ -768,3 +768,35 @@ s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect('${output#unix://
 call(s, 'Shutdown', field(1, 'bs1'))"
 	assert_success
 }
+
+@test "shim: ten containers at once, five of them in one pod's shim; every exit reported once" {
+	local ev=$CTD_DIR/events-m.out evpid i st pids=() ann
+	timeout -k 5 120 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
+	evpid=$!
+	sleep 0.3
+	for ((i = 1; i <= 10; i++)); do
+		ann=()
+		((i % 2)) && ann=(--annotation "io.kubernetes.cri.sandbox-id=many-$$")
+		ctr_run --rm "${ann[@]}" "$IMAGE" "m$i" sh -c "sleep 0.$i; echo out $i; exit $((i + 10))" \
+			>"$CTD_DIR/m$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for ((i = 1; i <= 10; i++)); do
+		st=0
+		wait "${pids[i - 1]}" || st=$?
+		assert_equal "$st" $((i + 10))
+		assert_equal "$(cat "$CTD_DIR/m$i.out")" "out $i"
+	done
+	sleep 0.5
+	kill "$evpid"
+	wait "$evpid" 2>/dev/null || true
+	for ((i = 1; i <= 10; i++)); do
+		run grep -ac "/tasks/exit .*\"container_id\":\"m$i\"" "$ev"
+		assert_output 1
+		run grep -a "/tasks/exit .*\"container_id\":\"m$i\"" "$ev"
+		assert_output --partial "\"id\":\"m$i\""
+		assert_output --partial "\"exit_status\":$((i + 10)),"
+		run grep -ac "/tasks/delete .*\"container_id\":\"m$i\"" "$ev"
+		assert_output 1
+	done
+}
