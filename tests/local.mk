@@ -136,3 +136,4 @@ tests_unit_test_builder_parser_LDADD = libbuilder.a liboci.a
 tests_unit_test_builder_dockerignore_SOURCES = tests/unit/test_builder_dockerignore.c
 tests_unit_test_builder_dockerignore_LDADD = libbuilder.a liboci.a
 EXTRA_DIST += tests/builder/golden.sh tests/builder/golden
+include tests/long.mk
