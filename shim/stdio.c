@@ -206,9 +206,13 @@ static void copier_start(struct shim *s, struct copier *c, struct process *p)
 	}
 }
 
-/* A last, bounded, copy of what an output pipe still holds. */
+/* A last, bounded, copy of what an output pipe still holds (never waiting:
+ * after a failed Create or Start the copier was never started, and its
+ * pipe still has a writer). */
 static void copier_drain(struct copier *c)
 {
+	if (c->src >= 0)
+		fcntl(c->src, F_SETFL, fcntl(c->src, F_GETFL) | O_NONBLOCK);
 	for (int i = 0; i < 64 && c->src >= 0 && c->dst >= 0; i++) {
 		ssize_t n;
 		if (c->buf != NULL && copier_write(c, c->buf + c->start, c->end - c->start) != 1)
@@ -546,6 +550,8 @@ void stdio_release(struct shim *s, struct process *p)
 {
 	struct stdio *io = &p->io;
 
+	for (int i = 0; i < 3; i++)
+		close_fd(&io->child[i]);
 	copier_drain(&io->out);
 	copier_drain(&io->err);
 	copier_close(s, &io->in);
@@ -553,8 +559,6 @@ void stdio_release(struct shim *s, struct process *p)
 	copier_close(s, &io->err);
 	close_fd(&io->stdin_hold);
 	close_fd(&io->master);
-	for (int i = 0; i < 3; i++)
-		close_fd(&io->child[i]);
 	log_binary_release(s, io);
 }
 

@@ -800,3 +800,22 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 		assert_output 1
 	done
 }
+
+@test "shim: a failed Create is reported at once and leaves no shim behind" {
+	local t0 t1 i
+	t0=$(date +%s%N)
+	run ctr_run -d --with-ns pid:/nonexistent/ns/pid "$IMAGE" fc1 sleep 100
+	t1=$(date +%s%N)
+	assert_failure
+	assert_output --partial "/nonexistent/ns/pid"
+	# containerd's Delete after the failure is answered at once (it waited
+	# 5 s for it while the shim read a pipe nobody would close)
+	((t1 - t0 < 4000000000)) || fail "ctr run took $(((t1 - t0) / 1000000)) ms to fail"
+	for ((i = 0; i < 30; i++)); do
+		[ -z "$(shim_pids fc1)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(shim_pids fc1)" ] || fail "the shim of fc1 is still running"
+	run ctrc containers delete fc1
+	assert_success
+}
