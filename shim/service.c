@@ -17,15 +17,20 @@
  *
  * Every process's exit is published exactly once, when it is reaped; Start
  * queues its event before the loop can reap the process, so TaskStart comes
- * before TaskExit.
+ * before TaskExit.  When init exits, what is left of the container (its
+ * execs, whatever else its cgroup holds) is killed, as the runc shim does:
+ * with a shared pid namespace the kernel would not.
  *
  * Each RPC runs to completion in the single-threaded loop (except Wait), so a
  * call waits for the one in progress: State of one container during the
  * Create of another returns when that Create does (tens of ms; the tests
  * check it).  What still holds the loop for as long as it takes: the
  * container's hooks (run inside Create, Start and Delete), a freezer that is
- * slow to settle (Pause), and the publish-binary fallback of events.c (only
- * while containerd's ttrpc socket is unreachable).  Moving Create, Start and
+ * slow to settle (Pause), a binary:// logging binary that is slow to say it
+ * is ready (Create, 10 s at most, stdio.c), execs killed with their init but
+ * not reaped yet when the Delete comes (a moment each, 1 s at most), and
+ * the publish-binary fallback of events.c (only while containerd's ttrpc
+ * socket is unreachable).  Moving Create, Start and
  * Delete into a forked helper (as the runc shim runs runc) would lift it.
  */
 #include "shim.h"
