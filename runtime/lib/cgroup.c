@@ -1091,9 +1091,13 @@ static int empty_cgroup(struct cgroup *cg, berth_error_t *err)
 		berth_error_t local = NULL;
 
 		if (cg_read_pids(dir, &pids, &n, &local) < 0) {
-			bool missing = local->errnum == ENOENT;
+			/* No cgroup: nothing to empty, and no error to report. */
+			if (local->errnum == ENOENT) {
+				berth_error_free(&local);
+				return 0;
+			}
 			berth_error_move(err, &local);
-			return missing ? 0 : -1;
+			return -1;
 		}
 		if (n == 0)
 			return 0;
