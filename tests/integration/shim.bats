@@ -38,31 +38,7 @@ setup_file() {
 		chmod 0755 "$CTD_DIR/bin/$i"
 	done
 	: >"$CTD_DIR/exec.log"
-	cat >"$CTD_DIR/config.toml" <<-EOF
-		version = 2
-		root = "$CTD_DIR/root"
-		state = "$CTD_DIR/state"
-		disabled_plugins = [
-		  "io.containerd.grpc.v1.cri",
-		  "io.containerd.snapshotter.v1.aufs",
-		  "io.containerd.snapshotter.v1.btrfs",
-		  "io.containerd.snapshotter.v1.devmapper",
-		  "io.containerd.snapshotter.v1.zfs",
-		  "io.containerd.internal.v1.tracing",
-		  "io.containerd.tracing.processor.v1.otlp",
-		]
-		[grpc]
-		  address = "$CTD_SOCK"
-		[ttrpc]
-		  address = "$CTD_SOCK.ttrpc"
-		[debug]
-		  address = "$CTD_DIR/debug.sock"
-		  level = "debug"
-		[metrics]
-		  address = ""
-		[plugins."io.containerd.monitor.v1.cgroups"]
-		  no_prometheus = true
-	EOF
+	write_containerd_config debug
 	start_containerd || return 1
 	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	export CTD_PID

@@ -160,3 +160,34 @@ in_tty() {
 	script -qefc "$cmd" /dev/null </dev/null | tr -d '\r\000' | sed 's/\^@//g'
 	return "${PIPESTATUS[0]}"
 }
+
+# write_containerd_config [LEVEL]: $CTD_DIR/config.toml for a containerd of
+# the suite's own (root, state and sockets under $CTD_DIR; CRI and the
+# snapshotters this machine lacks disabled); LEVEL is the log level.
+write_containerd_config() {
+	cat >"$CTD_DIR/config.toml" <<-EOF
+		version = 2
+		root = "$CTD_DIR/root"
+		state = "$CTD_DIR/state"
+		disabled_plugins = [
+		  "io.containerd.grpc.v1.cri",
+		  "io.containerd.snapshotter.v1.aufs",
+		  "io.containerd.snapshotter.v1.btrfs",
+		  "io.containerd.snapshotter.v1.devmapper",
+		  "io.containerd.snapshotter.v1.zfs",
+		  "io.containerd.internal.v1.tracing",
+		  "io.containerd.tracing.processor.v1.otlp",
+		]
+		[grpc]
+		  address = "$CTD_SOCK"
+		[ttrpc]
+		  address = "$CTD_SOCK.ttrpc"
+		[debug]
+		  address = "$CTD_DIR/debug.sock"
+		  level = "${1:-info}"
+		[metrics]
+		  address = ""
+		[plugins."io.containerd.monitor.v1.cgroups"]
+		  no_prometheus = true
+	EOF
+}

@@ -24,31 +24,7 @@ setup_file() {
 	CTD_SOCK=$CTD_DIR/containerd.sock
 	CTD_NS=berth-ctd-$$
 	export CTD_DIR CTD_SOCK CTD_NS
-	cat >"$CTD_DIR/config.toml" <<-EOF
-		version = 2
-		root = "$CTD_DIR/root"
-		state = "$CTD_DIR/state"
-		disabled_plugins = [
-		  "io.containerd.grpc.v1.cri",
-		  "io.containerd.snapshotter.v1.aufs",
-		  "io.containerd.snapshotter.v1.btrfs",
-		  "io.containerd.snapshotter.v1.devmapper",
-		  "io.containerd.snapshotter.v1.zfs",
-		  "io.containerd.internal.v1.tracing",
-		  "io.containerd.tracing.processor.v1.otlp",
-		]
-		[grpc]
-		  address = "$CTD_SOCK"
-		[ttrpc]
-		  address = "$CTD_SOCK.ttrpc"
-		[debug]
-		  address = "$CTD_DIR/debug.sock"
-		  level = "info"
-		[metrics]
-		  address = ""
-		[plugins."io.containerd.monitor.v1.cgroups"]
-		  no_prometheus = true
-	EOF
+	write_containerd_config info
 	containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/containerd.log" 2>&1 3>&- &
 	CTD_PID=$!
 	echo "$CTD_PID" >"$CTD_DIR/containerd.pid"
