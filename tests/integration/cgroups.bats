@@ -19,17 +19,6 @@ setup() {
 }
 teardown() { berth_teardown; }
 
-# remove_cgroup_parent: whatever is left under the test's cgroup parent, in
-# every hierarchy, deepest first.
-remove_cgroup_parent() {
-	local d
-	for d in /sys/fs/cgroup/*/"$CG_PARENT"; do
-		[ -d "$d" ] || continue
-		find "$d" -depth -type d -exec rmdir {} + || return 1
-	done
-	return 0
-}
-
 # cg CONTROLLER FILE: FILE of the container's cgroup ("unified": the v2 one).
 cg() {
 	echo "/sys/fs/cgroup/$1/$CG_PARENT/ctr/$2"

@@ -21,15 +21,6 @@ setup() {
 }
 teardown() { berth_teardown; }
 
-# remove_cgroup_parent: the test's cgroup parent, in every hierarchy.
-remove_cgroup_parent() {
-	local d
-	for d in /sys/fs/cgroup/*/"$CG_PARENT"; do
-		[ -d "$d" ] && rmdir "$d"
-	done
-	return 0
-}
-
 # start_ctr: a running container whose init is `berth-probe sleep 1000`;
 # $INIT is its host pid.
 start_ctr() {

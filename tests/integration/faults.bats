@@ -68,20 +68,6 @@ teardown() {
 	berth_teardown
 }
 
-# cgroup_mounts: the mount point of every cgroup hierarchy.
-cgroup_mounts() {
-	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) ~ /^cgroup2?$/) print $5; break } }' \
-		/proc/self/mountinfo
-}
-
-# (with what a failed test left in it, after its processes were killed)
-remove_cgroup_parent() {
-	local m
-	for m in $(cgroup_mounts); do
-		[ ! -d "$m/$CG_PARENT" ] || find "$m/$CG_PARENT" -depth -type d -exec rmdir {} + || return 1
-	done
-}
-
 # other_inits ID: the init pids of the containers other than ID.
 other_inits() {
 	local id

@@ -370,3 +370,19 @@ assert_mount_opts() {
 berth_keep_fds() {
 	BERTH_TEST_TAG=$BERTH_TEST_TAG timeout -k 5 "$BERTH_CMD_TIMEOUT" "$BERTH_BIN" --root "$BERTH_ROOT" "$@"
 }
+
+# cgroup_mounts: the mount point of every cgroup hierarchy.
+cgroup_mounts() {
+	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) ~ /^cgroup2?$/) print $5; break } }' \
+		/proc/self/mountinfo
+}
+
+# remove_cgroup_parent: removes $CG_PARENT (a test's own cgroup parent) from
+# every hierarchy, with what a failed test left in it once its processes
+# are gone.
+remove_cgroup_parent() {
+	local m
+	for m in $(cgroup_mounts); do
+		[ ! -d "$m/$CG_PARENT" ] || find "$m/$CG_PARENT" -depth -type d -exec rmdir {} + || return 1
+	done
+}

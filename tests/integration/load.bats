@@ -36,18 +36,6 @@ teardown() {
 	berth_teardown
 }
 
-cgroup_mounts() {
-	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) ~ /^cgroup2?$/) print $5; break } }' \
-		/proc/self/mountinfo
-}
-
-remove_cgroup_parent() {
-	local m
-	for m in $(cgroup_mounts); do
-		[ ! -d "$m/$CG_PARENT" ] || find "$m/$CG_PARENT" -depth -type d -exec rmdir {} + || return 1
-	done
-}
-
 # snapshot: "name value" lines of what the load must not change.
 snapshot() {
 	local m

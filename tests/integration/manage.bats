@@ -20,15 +20,6 @@ cg_file() {
 	echo "/sys/fs/cgroup/$1/$CG_PARENT/ctr/$2"
 }
 
-# remove_cgroup_parent: the test's cgroup parent, in every hierarchy.
-remove_cgroup_parent() {
-	local d
-	for d in /sys/fs/cgroup/*/"$CG_PARENT" /sys/fs/cgroup/"$CG_PARENT"; do
-		[ -d "$d" ] && rmdir "$d"
-	done
-	return 0
-}
-
 # assert_cgroup_gone: no hierarchy holds the container's cgroup any more.
 assert_cgroup_gone() {
 	local d
