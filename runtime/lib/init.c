@@ -221,7 +221,7 @@ static int setup_listen_env(struct create_ctx *cc, berth_error_t *err)
 static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
 {
 	char path[64];
-	cleanup_close int fd = -1;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cc->fifo_fd);
 	do
@@ -229,10 +229,13 @@ static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return berth_error_sys(err, errno, "open exec fifo");
+	close(cc->fifo_fd);
+	/* The write end stays open until execve closes it (or init exits):
+	 * `start` waits for that EOF, so that its poststart hooks run once the
+	 * program runs, after the startContainer hooks. */
+	cc->fifo_fd = fd;
 	if (fs_write_all(fd, "0", 1) < 0)
 		return berth_error_sys(err, errno, "write exec fifo");
-	close(cc->fifo_fd);
-	cc->fifo_fd = -1;
 	return 0;
 }
 

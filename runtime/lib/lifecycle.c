@@ -80,7 +80,17 @@ static int release_init(struct container *c, berth_error_t *err)
 	/* Without the fifo the container reads as running. */
 	if (unlinkat(c->dir_fd, FIFO_FILE, 0) < 0)
 		return berth_error_sys(err, errno, "remove exec fifo");
-	return 0;
+	/* init keeps its end open until execve (or exit) closes it: EOF means
+	 * the startContainer hooks are done and the program runs. */
+	pfd[0].events = POLLIN | POLLHUP;
+	for (;;) {
+		ssize_t n;
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return berth_error_sys(err, errno, "wait for container init");
+		n = read(fifo, &byte, 1);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (pfd[1].revents & POLLIN))
+			return 0;
+	}
 }
 
 int lifecycle_start(const struct berth_context *ctx, struct container *c, berth_error_t *err)
