@@ -265,7 +265,8 @@ start_sleepers() {
 @test "events reports stats every interval and an OOM kill, and ends when the container stops" {
 	# init waits for /tmp/go, then a child shell fills 64 MiB against a 32 MiB
 	# limit (the OOM killer takes it, the biggest process; init lives on)
-	printf '#!/bin/sh\nx=$(head -c 64m /dev/zero | tr "\\0" a)\n' >"$ROOTFS/bin/hog"
+	# (the hog makes itself the OOM killer's first choice: init must live on)
+	printf '#!/bin/sh\necho 1000 >/proc/self/oom_score_adj\nx=$(head -c 64m /dev/zero | tr "\\0" a)\n' >"$ROOTFS/bin/hog"
 	chmod 755 "$ROOTFS/bin/hog"
 	update_config '.linux.resources.memory = {"limit": 33554432, "swap": 33554432}'
 	set_args /bin/sh -c 'while [ ! -e /tmp/go ]; do sleep 0.1; done; /bin/hog; exec sleep 1000'
