@@ -398,6 +398,22 @@ static char *state_root_for(struct shim *s, const Google__Protobuf__Any *options
 	return path;
 }
 
+/* With a terminal, the pty master from the console socket (removed once
+ * used); then the process's stdio is wired up. */
+static int start_stdio(struct shim *s, struct process *p, int console_fd, const char *console,
+                       berth_error_t *err)
+{
+	int master = -1;
+
+	if (console_fd >= 0) {
+		master = stdio_console_receive(console_fd, err);
+		unlink(console);
+		if (master < 0)
+			return -1;
+	}
+	return stdio_start(s, p, master);
+}
+
 /* ---- Create ---- */
 
 static int create_spawn(struct shim *s, struct container *c, berth_error_t *err)
@@ -406,7 +422,6 @@ static int create_spawn(struct shim *s, struct container *c, berth_error_t *err)
 	cleanup_free char *pid_file = path_join(c->bundle, "init.pid");
 	cleanup_free char *console = NULL;
 	cleanup_close int console_fd = -1;
-	int master = -1;
 	struct berth_create_options o = {
 	    .size = sizeof(o), .id = c->id, .bundle = c->bundle, .pid_file = pid_file};
 
@@ -427,13 +442,7 @@ static int create_spawn(struct shim *s, struct container *c, berth_error_t *err)
 		return -1;
 	if (read_pid_file(pid_file, &p->pid, err) < 0)
 		return -1;
-	if (console_fd >= 0) {
-		master = stdio_console_receive(console_fd, err);
-		unlink(console);
-		if (master < 0)
-			return -1;
-	}
-	return stdio_start(s, p, master);
+	return start_stdio(s, p, console_fd, console, err);
 }
 
 static void task_create(struct shim *s, struct client *cl, uint32_t stream, const ProtobufCMessage *m)
@@ -529,7 +538,7 @@ static int exec_spawn(struct shim *s, struct process *p, berth_error_t *err)
 	cleanup_free char *pid_file = path_join(c->bundle, "exec.pid");
 	cleanup_free char *console = NULL;
 	cleanup_close int console_fd = -1;
-	int status = 0, master = -1, ret;
+	int status = 0, ret;
 	struct berth_exec_options o = {.size = sizeof(o),
 	                               .id = c->id,
 	                               .process_file = spec,
@@ -556,13 +565,7 @@ static int exec_spawn(struct shim *s, struct process *p, berth_error_t *err)
 	unlink(spec);
 	if (ret < 0 || read_pid_file(pid_file, &p->pid, err) < 0)
 		return -1;
-	if (console_fd >= 0) {
-		master = stdio_console_receive(console_fd, err);
-		unlink(console);
-		if (master < 0)
-			return -1;
-	}
-	return stdio_start(s, p, master);
+	return start_stdio(s, p, console_fd, console, err);
 }
 
 static void task_start(struct shim *s, struct client *cl, uint32_t stream, const ProtobufCMessage *m)

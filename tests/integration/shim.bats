@@ -49,38 +49,12 @@ setup_file() {
 	}
 }
 
-# start_containerd: containerd on the suite's config, our bin dir first on
-# its PATH; its pid in $CTD_DIR/containerd.pid (a test restarts it).
-start_containerd() {
-	local i pid
-	PATH="$CTD_DIR/bin:$PATH" containerd --config "$CTD_DIR/config.toml" </dev/null >>"$CTD_DIR/containerd.log" 2>&1 3>&- &
-	pid=$!
-	echo "$pid" >"$CTD_DIR/containerd.pid"
-	for ((i = 0; i < 100; i++)); do
-		ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "# containerd did not start: $(tail -n 20 "$CTD_DIR/containerd.log")" >&3
-	return 1
-}
-
 teardown_file() {
 	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
 	local i errors=()
 	[ -f "$CTD_DIR/containerd.pid" ] && CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	if [ -n "${CTD_PID:-}" ]; then
-		ctr -a "$CTD_SOCK" -n "$CTD_NS" images rm "$IMAGE" >/dev/null 2>&1 || true
-		kill -TERM "$CTD_PID" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$CTD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$CTD_PID" 2>/dev/null; then
-			errors+=("containerd $CTD_PID did not exit on SIGTERM")
-			kill -KILL "$CTD_PID" 2>/dev/null || true
-		fi
-		wait "$CTD_PID" 2>/dev/null || true
+		stop_containerd || errors+=("containerd $CTD_PID did not exit on SIGTERM")
 	fi
 	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
 		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")

@@ -191,3 +191,38 @@ write_containerd_config() {
 		  no_prometheus = true
 	EOF
 }
+
+# start_containerd: containerd on the suite's config, our bin dir first on
+# its PATH; its pid in $CTD_DIR/containerd.pid (a test restarts it).
+start_containerd() {
+	local i pid
+	PATH="$CTD_DIR/bin:$PATH" containerd --config "$CTD_DIR/config.toml" </dev/null >>"$CTD_DIR/containerd.log" 2>&1 3>&- &
+	pid=$!
+	echo "$pid" >"$CTD_DIR/containerd.pid"
+	for ((i = 0; i < 100; i++)); do
+		ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# containerd did not start: $(tail -n 20 "$CTD_DIR/containerd.log")" >&3
+	return 1
+}
+
+# stop_containerd: removes the image first (so that no snapshot stays
+# mounted), then SIGTERM to $CTD_PID and up to 10 s for it; 1 when it took a
+# SIGKILL.
+stop_containerd() {
+	local i rc=0
+	ctr -a "$CTD_SOCK" -n "$CTD_NS" images rm "$IMAGE" >/dev/null 2>&1 || true
+	kill -TERM "$CTD_PID" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$CTD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$CTD_PID" 2>/dev/null; then
+		rc=1
+		kill -KILL "$CTD_PID" 2>/dev/null || true
+	fi
+	wait "$CTD_PID" 2>/dev/null || true
+	return $rc
+}

@@ -25,19 +25,9 @@ setup_file() {
 	CTD_NS=berth-ctd-$$
 	export CTD_DIR CTD_SOCK CTD_NS
 	write_containerd_config info
-	containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/containerd.log" 2>&1 3>&- &
-	CTD_PID=$!
-	echo "$CTD_PID" >"$CTD_DIR/containerd.pid"
+	start_containerd || return 1
+	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	export CTD_PID
-	for ((i = 0; i < 100; i++)); do
-		ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && break
-		kill -0 "$CTD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if ! ctr -a "$CTD_SOCK" version >/dev/null 2>&1; then
-		echo "# containerd did not start: $(tail -n 20 "$CTD_DIR/containerd.log")" >&3
-		return 1
-	fi
 	make_busybox_oci_archive "$CTD_DIR/busybox.tar" "${IMAGE%:*}" "${IMAGE##*:}"
 	ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/busybox.tar" >"$CTD_DIR/import.log" 2>&1 || {
 		echo "# ctr images import failed: $(cat "$CTD_DIR/import.log")" >&3
@@ -50,18 +40,7 @@ teardown_file() {
 	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
 	local i errors=()
 	if [ -n "${CTD_PID:-}" ]; then
-		# images and snapshots first, so nothing stays mounted
-		ctr -a "$CTD_SOCK" -n "$CTD_NS" images rm "$IMAGE" >/dev/null 2>&1 || true
-		kill -TERM "$CTD_PID" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$CTD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$CTD_PID" 2>/dev/null; then
-			errors+=("containerd $CTD_PID did not exit on SIGTERM")
-			kill -KILL "$CTD_PID" 2>/dev/null || true
-		fi
-		wait "$CTD_PID" 2>/dev/null || true
+		stop_containerd || errors+=("containerd $CTD_PID did not exit on SIGTERM")
 	fi
 	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
 		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")
