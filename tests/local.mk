@@ -2,13 +2,15 @@
 
 # Integration tests: bats suites run as root against ./berth, and the static
 # helper programs that run inside the test containers.
-check_PROGRAMS += tests/helpers/berth-probe tests/helpers/console-receiver
+check_PROGRAMS += tests/helpers/berth-probe tests/helpers/console-receiver tests/helpers/in-pty
 tests_helpers_berth_probe_SOURCES = tests/helpers/berth_probe.c
 tests_helpers_berth_probe_CFLAGS = $(BERTH_WARN_CFLAGS) -O2
 tests_helpers_berth_probe_LDFLAGS = -static
 tests_helpers_console_receiver_SOURCES = tests/helpers/console_receiver.c
 tests_helpers_console_receiver_CFLAGS = $(BERTH_WARN_CFLAGS) -O2
 tests_helpers_console_receiver_LDFLAGS = -static
+tests_helpers_in_pty_SOURCES = tests/helpers/in_pty.c
+tests_helpers_in_pty_CFLAGS = $(BERTH_WARN_CFLAGS) -O2
 
 BERTH_INTEGRATION_TESTS = \
 	tests/integration/lifecycle.bats \

@@ -386,3 +386,12 @@ remove_cgroup_parent() {
 		[ ! -d "$m/$CG_PARENT" ] || find "$m/$CG_PARENT" -depth -type d -exec rmdir {} + || return 1
 	done
 }
+
+# in_tty CMD...: run CMD with a pty as its controlling terminal and stdio
+# (tests/helpers/in-pty, which never writes into the pty); output is what the
+# pty showed, with CRs and NULs removed, and the ^@ that the pty's echo makes
+# of a NUL written to its input (ctr writes one).
+in_tty() {
+	"$BERTH_BUILDDIR/tests/helpers/in-pty" "$@" </dev/null | tr -d '\r\000' | sed 's/\^@//g'
+	return "${PIPESTATUS[0]}"
+}

@@ -151,16 +151,6 @@ dev_null_ok() {
 	[ "$now" = "character special file root:root 666 1:3" ] || fail "/dev/null is now '$now'"
 }
 
-# in_tty CMD...: run CMD with a pty as its controlling terminal (script(1));
-# output is what the pty showed, with CRs and NULs removed, and the ^@ that
-# the pty's echo makes of a NUL written to its input (ctr writes one).
-in_tty() {
-	local cmd q
-	cmd=$(printf '%q ' "$@")
-	script -qefc "$cmd" /dev/null </dev/null | tr -d '\r\000' | sed 's/\^@//g'
-	return "${PIPESTATUS[0]}"
-}
-
 # write_containerd_config [LEVEL]: $CTD_DIR/config.toml for a containerd of
 # the suite's own (root, state and sockets under $CTD_DIR; CRI and the
 # snapshotters this machine lacks disabled); LEVEL is the log level.
