@@ -300,7 +300,7 @@ static int run_runtime_hooks(struct create_ctx *cc, berth_error_t *err)
 
 	if (h->prestart_len == 0 && h->create_runtime_len == 0)
 		return 0;
-	state = create_hook_state(cc, STATUS_CREATING, err);
+	state = create_hook_state(cc, STATUS_CREATED, err);
 	if (state == NULL)
 		return -1;
 	if (hooks_run(h->prestart, h->prestart_len, "prestart", state, err) < 0)

@@ -157,7 +157,7 @@ static int runtime_hooks(struct create_ctx *cc, berth_error_t *err)
 	cc->init_pid = msg.value;
 	if (h->create_container_len == 0)
 		return 0;
-	state = create_hook_state(cc, STATUS_CREATING, err);
+	state = create_hook_state(cc, STATUS_CREATED, err);
 	if (state == NULL)
 		return -1;
 	return hooks_run(h->create_container, h->create_container_len, "createContainer", state, err);

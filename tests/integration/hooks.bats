@@ -38,6 +38,9 @@ add_hook() {
 		--arg k "$kind" --arg p "$path" --argjson a "$args" --argjson x "$extra"
 }
 
+# The create hooks run after the environment is made (the spec's lifecycle
+# steps 3 to 5, after step 2), so they see "created", as with crun; runc
+# passes "creating".
 @test "all six hooks run in order, each with the state on stdin" {
 	local kind
 	for kind in prestart createRuntime createContainer startContainer poststart poststop; do
@@ -45,17 +48,17 @@ add_hook() {
 	done
 	create_container ctr
 	[ "$status" -eq 0 ]
-	assert_equal "$(cat "$HOOKS/log")" "prestart creating ctr
-createRuntime creating ctr
-createContainer creating ctr"
+	assert_equal "$(cat "$HOOKS/log")" "prestart created ctr
+createRuntime created ctr
+createContainer created ctr"
 	run berth start ctr
 	assert_success
 	wait_for_status ctr stopped
 	run berth delete ctr
 	assert_success
-	assert_equal "$(cat "$HOOKS/log")" "prestart creating ctr
-createRuntime creating ctr
-createContainer creating ctr
+	assert_equal "$(cat "$HOOKS/log")" "prestart created ctr
+createRuntime created ctr
+createContainer created ctr
 startContainer created ctr
 poststart running ctr
 poststop stopped ctr"
