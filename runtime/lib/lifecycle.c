@@ -247,7 +247,10 @@ int lifecycle_delete(const struct berth_context *ctx, struct container *c, bool 
 {
 	enum container_status status = state_status(c);
 
-	if ((status == STATUS_RUNNING || status == STATUS_PAUSED) && !force)
+	/* A created container is not stopped either: the spec wants an error
+	 * and no effect, as crun does (runc kills it). Engines delete created
+	 * containers with --force or after a kill. */
+	if ((status == STATUS_RUNNING || status == STATUS_CREATED || status == STATUS_PAUSED) && !force)
 		return berth_error_set(err, BERTH_ERR_STATE, 0,
 		                       "cannot delete container `%s` that is not stopped: %s", c->id,
 		                       state_status_name(status));

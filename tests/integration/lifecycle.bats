@@ -126,7 +126,7 @@ signal SIGTERM"
 	assert_equal "$(state_dirs)" ""
 }
 
-@test "delete of a created container kills its waiting init" {
+@test "delete of a created container fails and leaves it as it was; delete --force kills its waiting init" {
 	set_args /bin/berth-probe write /tmp/ran yes
 	create_container ctr
 	[ "$status" -eq 0 ]
@@ -134,7 +134,14 @@ signal SIGTERM"
 	pid=$(state_field ctr pid)
 	pid_alive "$pid" || fail "init $pid is not alive"
 
+	# the spec: deleting a container that is not stopped is an error with no effect
 	run berth delete ctr
+	assert_failure 1
+	assert_output "cannot delete container \`ctr\` that is not stopped: created"
+	pid_alive "$pid" || fail "init $pid died"
+	assert_equal "$(state_field ctr status)" created
+
+	run berth delete --force ctr
 	assert_success
 	wait_pid_gone "$pid"
 	[ ! -e "$ROOTFS/tmp/ran" ] || fail "the user process ran although the container was never started"
