@@ -11,7 +11,8 @@
  *      cgroup, write its id maps (fast path), send SYNC_GO
  *   5. serve init's requests (id maps, hooks, pty) until it is ready
  *   6. state.json and the pid file
- * On any failure init is killed and the state directory removed.
+ * On any failure init is killed, its mounts in the runtime's mount namespace
+ * (when it has none of its own) undone, and the state directory removed.
  */
 #include "create.h"
 #include "hooks.h"
@@ -83,6 +84,10 @@ static int load_config(struct create_ctx *cc, berth_error_t *err)
 	cc->c->rootfs = realpath(rootfs, NULL);
 	if (cc->c->bundle == NULL || cc->c->rootfs == NULL)
 		return berth_error_sys(err, errno, "rootfs `%s`", rootfs);
+	/* Without a mount namespace, init's mounts are the host's: what is on
+	 * the rootfs now is what delete (or a failure below) leaves there. */
+	if (cc->plan.shared_mount_ns && rootfs_shared_base(cc->c->rootfs, &cc->c->mount_base, err) < 0)
+		return -1;
 	cc->rootfs.spec = spec;
 	cc->rootfs.rootfs = cc->c->rootfs;
 	cc->rootfs.bundle = cc->c->bundle;
@@ -466,6 +471,8 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	return 0;
 fail:
 	kill_init(cc, child);
+	if (cc->c->mount_base >= 0)
+		rootfs_shared_release(cc->c->rootfs, cc->c->mount_base, NULL);
 	if (cc->cgroup_owned)
 		cgroup_destroy(cc->cgroup, NULL);
 	state_remove(cc->c, NULL);

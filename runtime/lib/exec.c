@@ -5,8 +5,9 @@
  *      container's own process with the flags applied
  *   2. fork the joiner; put it in the container's cgroup; SYNC_GO
  *   3. joiner: setns into every namespace of init at once (a pidfd), or one
- *      by one through /proc/<pid>/ns (user first); fork the process, which
- *      is then in the container's pid namespace; report its pid; exit
+ *      by one through /proc/<pid>/ns (user first), or, in our own mount
+ *      namespace, chroot to init's root; fork the process, which is then in
+ *      the container's pid namespace; report its pid; exit
  *   4. process: execCPUAffinity.initial, new session, pty (sent as
  *      SYNC_PTY), rlimits, program lookup, fds, personality, ioPriority,
  *      scheduler, LSM labels, execCPUAffinity.final, identity and
@@ -245,6 +246,20 @@ __attribute__((noreturn)) static void child_fail(struct exec_ctx *ec, berth_erro
 	_exit(1);
 }
 
+/* A container in our mount namespace (it has none of its own) lives in a
+ * chroot: the same one, through init's root (the bind of its rootfs). */
+static int enter_root_of(pid_t pid, berth_error_t *err)
+{
+	char path[64];
+	cleanup_close int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fchdir(fd) < 0 || chroot(".") < 0)
+		return berth_error_sys(err, errno, "enter the root of the container (`%s`)", path);
+	return 0;
+}
+
 /* 3. One setns with a pidfd joins all at once (the kernel orders them); the
  * fallback joins the user namespace first, as the kernel requires. */
 static int join_namespaces(pid_t pid, berth_error_t *err)
@@ -270,6 +285,8 @@ static int join_namespaces(pid_t pid, berth_error_t *err)
 		if (a.st_ino != b.st_ino || a.st_dev != b.st_dev)
 			flags |= kinds[i].flag;
 	}
+	if (!(flags & CLONE_NEWNS) && enter_root_of(pid, err) < 0)
+		return -1;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd >= 0 && setns(pidfd, flags) == 0)
 		return 0;

@@ -2,6 +2,7 @@
 #include "berth/berth.h"
 #include "cgroup.h"
 #include "hooks.h"
+#include "rootfs.h"
 #include "state.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -261,6 +262,11 @@ int lifecycle_delete(const struct berth_context *ctx, struct container *c, bool 
 	    kill_and_wait(c, err) < 0)
 		return berth_error_prefix(err, "delete container `%s`", c->id);
 	if (destroy_cgroup(c, err) < 0)
+		return berth_error_prefix(err, "delete container `%s`", c->id);
+	/* Its mounts in the runtime's mount namespace, once nothing runs in
+	 * it; on failure the state stays, so that delete can be retried. */
+	if (c->mount_base >= 0 && c->rootfs != NULL &&
+	    rootfs_shared_release(c->rootfs, c->mount_base, err) < 0)
 		return berth_error_prefix(err, "delete container `%s`", c->id);
 	if (status != STATUS_CREATING && c->spec != NULL)
 		run_warning_hooks(ctx, c, c->spec->hooks.poststop, c->spec->hooks.poststop_len, "poststop",

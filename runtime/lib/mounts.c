@@ -290,10 +290,17 @@ int mount_remount_bind(int fd, const char *target, const char *what, unsigned lo
 }
 
 /* After a mount: the recursive attributes and the propagation, on the new mount. */
-static int apply_after(int fd, const char *dest, const struct mount_options *o, berth_error_t *err)
+static int apply_after(const struct mount_context *ctx, int fd, const char *dest,
+                       const struct mount_options *o, berth_error_t *err)
 {
 	char p[32];
 
+	/* In the runtime's mount namespace, a bind of a shared host mount
+	 * joined its peer group: made rslave before anything is mounted below
+	 * it, it is what it would be in a namespace of our own (a slave of the
+	 * host's), and a propagation asked for starts from there. */
+	if (ctx->shared_mount_ns && mount(NULL, mount_fd_path(fd, p), NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return berth_error_sys(err, errno, "make `%s` rslave", dest);
 	if (o->rec_attr_set != 0 || o->rec_attr_clr != 0) {
 		struct mount_attr attr = {.attr_set = o->rec_attr_set, .attr_clr = o->rec_attr_clr};
 		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
@@ -327,7 +334,7 @@ static int bind_onto(const struct mount_context *ctx, const char *source, int ta
 		return -1;
 
 	/* 4. Recursive attributes and propagation. */
-	return apply_after(fd, dest, o, err);
+	return apply_after(ctx, fd, dest, o, err);
 }
 
 static const char *bind_source(const struct mount_context *ctx, const char *source, char **owned)
@@ -517,7 +524,7 @@ static int bind_idmapped(const struct mount_context *ctx, const struct oci_mount
 	if ((o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) != 0 &&
 	    mount_remount_bind(fd, NULL, m->destination, o->flags, err) < 0)
 		return -1;
-	return apply_after(fd, m->destination, o, err);
+	return apply_after(ctx, fd, m->destination, o, err);
 }
 
 static int mount_bind(const struct mount_context *ctx, const struct oci_mount *m,
@@ -608,7 +615,7 @@ after:
 	fd = safe_path_open(ctx->root_fd, m->destination, O_PATH, 0, err);
 	if (fd < 0)
 		return berth_error_prefix(err, "mount `%s` to `%s`", source, m->destination);
-	return apply_after(fd, m->destination, o, err);
+	return apply_after(ctx, fd, m->destination, o, err);
 }
 
 /* ---- cgroup ---- */
@@ -926,7 +933,7 @@ static int mount_cgroup_v1(const struct mount_context *ctx, const struct oci_mou
 		goto out;
 	if ((o->flags & MS_RDONLY) && mount_remount_bind(tmpfs, NULL, m->destination, o->flags, err) < 0)
 		goto out;
-	rc = apply_after(tmpfs, m->destination, o, err);
+	rc = apply_after(ctx, tmpfs, m->destination, o, err);
 out:
 	cgroup_v1_free(hs, n);
 	return rc;

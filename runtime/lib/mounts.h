@@ -53,6 +53,7 @@ struct mount_context {
 	const char *bundle;     /* relative bind sources are relative to it */
 	bool in_user_namespace; /* proc / sysfs / mqueue may need a bind instead */
 	const int *idmap_fds;   /* per mount: its id-mapped tree (mounts_prepare_idmapped), or -1 */
+	bool shared_mount_ns;   /* in the runtime's mount namespace: binds rslave first */
 };
 
 /* In the runtime, before the container's namespaces exist: id-mapping a

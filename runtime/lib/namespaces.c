@@ -76,8 +76,14 @@ int ns_plan_make(const struct oci_spec *spec, struct ns_plan *plan, berth_error_
 		plan->new_flags |= clone_flag_of[ns->type];
 	}
 	plan->new_user = (plan->new_flags & CLONE_NEWUSER) != 0;
-	if (oci_spec_namespace(spec, OCI_NS_MOUNT) == NULL)
-		return berth_error_invalid(err, ".linux.namespaces: a mount namespace is required");
+	/* Without a mount namespace the container shares the runtime's, as
+	 * the spec says: init mounts under the rootfs there (rootfs.c). A user
+	 * namespace does not own that mount namespace, so init could not mount
+	 * anything in it: refused up front rather than failing at /proc. */
+	plan->shared_mount_ns = oci_spec_namespace(spec, OCI_NS_MOUNT) == NULL;
+	if (plan->shared_mount_ns && oci_spec_namespace(spec, OCI_NS_USER) != NULL)
+		return berth_error_invalid(err, ".linux.namespaces: a user namespace needs a mount namespace "
+		                                "(its root cannot mount in the runtime's)");
 	if (plan->new_user && (l->uid_mappings_len == 0 || l->gid_mappings_len == 0))
 		return berth_error_invalid(err, ".linux.uidMappings: a new user namespace needs "
 		                                "uidMappings and gidMappings");

@@ -12,6 +12,9 @@ struct ns_plan {
 	unsigned long new_flags; /* CLONE_NEW* of the namespaces to create */
 	bool new_user;
 	bool join_any; /* some namespace is given by path */
+	/* No mount namespace, neither new nor joined: init stays in the
+	 * runtime's and its mounts are made (and undone by delete) there. */
+	bool shared_mount_ns;
 	/* The fast path clones init with every flag at once; the slow path
 	 * (joins, or a new time namespace whose offsets must be written before a
 	 * process enters it) goes through a stage-1 child that forks init. */

@@ -1,5 +1,5 @@
-/* The container's filesystem view, in three steps run by init inside its
- * new mount namespace (see rootfs.h for where the lead calls them):
+/* The container's filesystem view, in three steps run by init (see rootfs.h
+ * for where the lead calls them), in a new mount namespace:
  *
  *   prepare   1. "/" rslave (or linux.rootfsPropagation) so nothing we do
  *                reaches the host's mount namespace
@@ -11,6 +11,15 @@
  *                or with --no-pivot MS_MOVE + chroot
  *   finalize  7. linux.sysctl  8. readonlyPaths  9. maskedPaths
  *            10. root.readonly  11. the final rootfsPropagation
+ *
+ * Without a mount namespace (the runtime's is shared, as the spec says of a
+ * namespace type left out), nothing of the host may change: steps 1 and 2
+ * are skipped; the bind of step 3 is made rslave at once (3b), so that the
+ * mounts of steps 4-9 stay below it and reach no peer of the host's; each
+ * bind of step 4 is made rslave before anything else (mounts.c); step 6 is
+ * a chroot; steps 10 and 11 act on that bind, the container's "/". All of
+ * it hangs from the one bind, which delete detaches (rootfs_shared_release,
+ * with the runtime's side at the end of this file).
  */
 #include "config.h"
 #include "rootfs.h"
@@ -110,12 +119,16 @@ static bool dev_is_bind_mounted(const struct oci_spec *spec)
 	return false;
 }
 
-int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
+bool rootfs_shares_mount_ns(const struct oci_spec *spec)
+{
+	return oci_spec_namespace(spec, OCI_NS_MOUNT) == NULL;
+}
+
+/* 1. - 2. In a mount namespace of our own. */
+static int prepare_namespace(const struct rootfs_options *opts, berth_error_t *err)
 {
 	const char *prop_name = root_propagation_name(opts);
 	unsigned long prop = MS_SLAVE | MS_REC;
-	cleanup_close int root_fd = -1;
-	struct mount_context ctx;
 
 	/* 1. Root propagation: rslave unless asked otherwise, as runc, so that
 	 *    host mounts reach rslave binds but nothing flows back. */
@@ -130,15 +143,69 @@ int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
 		                       prop_name != NULL ? prop_name : "rslave");
 
 	/* 2. The parent of the rootfs private. */
-	if (make_parent_private(opts->rootfs, err) < 0)
+	return make_parent_private(opts->rootfs, err);
+}
+
+/* 3. in the runtime's mount namespace. A mount made on a shared mount is
+ *    copied to each of its peers and slaves (in other mount namespaces)
+ *    with the mounts under it, and delete's unmount reaches those copies
+ *    only if they have no mounts below them. So the first bind is of the
+ *    rootfs alone (a childless copy for the peers), made private at once;
+ *    the recursive copy of the rootfs (with the mounts under it) goes on top
+ *    of that, where nothing propagates. */
+static int bind_rootfs_shared(const char *rootfs, berth_error_t *err)
+{
+	cleanup_close int tree = -1;
+
+	/* The recursive copy, taken while the path still shows what is there. */
+	tree =
+	    (int)syscall(SYS_open_tree, AT_FDCWD, rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0 && errno != ENOSYS)
+		return berth_error_sys(err, errno, "bind mount rootfs `%s`: open_tree", rootfs);
+	if (tree < 0) {
+		/* Before Linux 5.2: one recursive bind, whose copies in the
+		 * peers keep the mounts under the rootfs (docs/runtime.md). */
+		if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return berth_error_sys(err, errno, "bind mount rootfs `%s`", rootfs);
+		return 0;
+	}
+	if (mount(rootfs, rootfs, NULL, MS_BIND, NULL) < 0)
+		return berth_error_sys(err, errno, "bind mount rootfs `%s`", rootfs);
+	if (mount(NULL, rootfs, NULL, MS_PRIVATE, NULL) < 0)
+		return berth_error_sys(err, errno, "make the bind mount of rootfs `%s` private", rootfs);
+	if (syscall(SYS_move_mount, tree, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return berth_error_sys(err, errno, "bind mount rootfs `%s`: move_mount", rootfs);
+	return 0;
+}
+
+int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
+{
+	bool shared = rootfs_shares_mount_ns(opts->spec);
+	cleanup_close int root_fd = -1;
+	struct mount_context ctx;
+	char p[32];
+
+	if (!shared && prepare_namespace(opts, err) < 0)
 		return -1;
 
 	/* 3. The rootfs bound onto itself; opened after, so the fd is the new mount. */
-	if (mount(opts->rootfs, opts->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (shared) {
+		if (bind_rootfs_shared(opts->rootfs, err) < 0)
+			return -1;
+	} else if (mount(opts->rootfs, opts->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
 		return berth_error_sys(err, errno, "bind mount rootfs `%s`", opts->rootfs);
+	}
 	root_fd = open(opts->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return berth_error_sys(err, errno, "open rootfs `%s`", opts->rootfs);
+	/* 3b. In the runtime's mount namespace the bind joined the peer group
+	 *     of the mount it copies when that one is shared (the host's "/"
+	 *     usually is): what we mount below would then appear in the host's
+	 *     mount table beneath it and in every peer. Private, as the root
+	 *     is in a namespace of our own; the host's mounts keep theirs. */
+	if (shared && mount(NULL, mount_fd_path(root_fd, p), NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+		return berth_error_sys(err, errno, "make the bind mount of rootfs `%s` private",
+		                       opts->rootfs);
 
 	/* 4. config.json's mounts, in order. */
 	ctx = (struct mount_context){
@@ -147,6 +214,7 @@ int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
 	    .bundle = opts->bundle,
 	    .in_user_namespace = opts->in_user_namespace,
 	    .idmap_fds = opts->idmap_fds,
+	    .shared_mount_ns = shared,
 	};
 	for (size_t i = 0; i < opts->spec->mounts_len; i++)
 		if (mounts_mount_entry(&ctx, &opts->spec->mounts[i], err) < 0)
@@ -161,17 +229,25 @@ int rootfs_prepare(const struct rootfs_options *opts, berth_error_t *err)
 
 /* ---- pivot ---- */
 
+/* chroot into new_root, the cwd its "/". */
+static int enter_root(const struct rootfs_options *opts, int new_root, berth_error_t *err)
+{
+	if (fchdir(new_root) < 0)
+		return berth_error_sys(err, errno, "chdir `%s`", opts->rootfs);
+	if (chroot(".") < 0)
+		return berth_error_sys(err, errno, "chroot `%s`", opts->rootfs);
+	if (chdir("/") < 0)
+		return berth_error_sys(err, errno, "chdir `/`");
+	return 0;
+}
+
 static int move_root(const struct rootfs_options *opts, int new_root, berth_error_t *err)
 {
 	if (fchdir(new_root) < 0)
 		return berth_error_sys(err, errno, "chdir `%s`", opts->rootfs);
 	if (mount(opts->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
 		return berth_error_sys(err, errno, "move `%s` to `/`", opts->rootfs);
-	if (chroot(".") < 0)
-		return berth_error_sys(err, errno, "chroot `%s`", opts->rootfs);
-	if (chdir("/") < 0)
-		return berth_error_sys(err, errno, "chdir `/`");
-	return 0;
+	return enter_root(opts, new_root, err);
 }
 
 int rootfs_pivot(const struct rootfs_options *opts, berth_error_t *err)
@@ -181,6 +257,11 @@ int rootfs_pivot(const struct rootfs_options *opts, berth_error_t *err)
 	new_root = open(opts->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (new_root < 0)
 		return berth_error_sys(err, errno, "open rootfs `%s`", opts->rootfs);
+	/* 6. In the runtime's mount namespace: a chroot, whatever --no-pivot
+	 *    says. pivot_root would swap the host's root, MS_MOVE would put
+	 *    the rootfs over it. */
+	if (rootfs_shares_mount_ns(opts->spec))
+		return enter_root(opts, new_root, err);
 	if (opts->no_pivot)
 		return move_root(opts, new_root, err);
 
@@ -399,4 +480,125 @@ int rootfs_finalize(const struct rootfs_options *opts, berth_error_t *err)
 			return berth_error_sys(err, errno, "set propagation of `/` to `%s`", prop_name);
 	}
 	return 0;
+}
+
+/* ---- the runtime's side, without a mount namespace ----
+ *
+ * Every mount init made hangs from its bind of the rootfs onto itself (step
+ * 3), so one lazy unmount of that bind takes them all, and a copy of the
+ * bind that went to a peer of the host's mount goes with it (the unmount
+ * propagates as the mount did). Which mount is ours: create records the
+ * mount on top of the rootfs path before init runs (the base: the file
+ * system holding the rootfs, or a mount of the user's own on it); whatever
+ * is stacked on the rootfs path above the base since is the container's.
+ * Mounts of the user's own under the rootfs are beneath our bind, never in
+ * it (the bind holds copies of them), so they are not touched. */
+
+/* The id of the mount fd is on (mnt_id of /proc/self/fdinfo, as in
+ * /proc/self/mountinfo). */
+static int mount_id_of(int fd, const char *what, int *id, berth_error_t *err)
+{
+	char path[64];
+	cleanup_free char *text = NULL;
+	const char *line;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (fs_read_file_at(AT_FDCWD, path, &text, NULL, err) < 0)
+		return berth_error_prefix(err, "mount of `%s`", what);
+	line = strstr(text, "\nmnt_id:");
+	if (line == NULL || sscanf(line + 8, "%d", id) != 1)
+		return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "mount of `%s`: no mnt_id in `%s`", what,
+		                       path);
+	return 0;
+}
+
+int rootfs_shared_base(const char *rootfs, int *base, berth_error_t *err)
+{
+	cleanup_close int fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return berth_error_sys(err, errno, "rootfs `%s`", rootfs);
+	return mount_id_of(fd, rootfs, base, err);
+}
+
+/* Is mount `top` stacked on `base` at the rootfs path: every mount from
+ * `top` down to just above `base` has the rootfs as its mount point? */
+static int stacked_on_base(const char *rootfs, int top, int base, bool *yes, berth_error_t *err)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	cleanup_free int *ids = NULL;
+	size_t cap = 0, n = 0, len = 0;
+
+	*yes = false;
+	if (f == NULL)
+		return berth_error_sys(err, errno, "open `/proc/self/mountinfo`");
+	/* The (id, parent) pairs of the mounts on the rootfs path. */
+	while (getline(&line, &cap, f) > 0) {
+		char mp[PATH_MAX];
+		int id, parent;
+
+		if (sscanf(line, "%d %d %*s %*s %4095s", &id, &parent, mp) != 3)
+			continue;
+		fs_unescape_mountinfo(mp);
+		if (strcmp(mp, rootfs) != 0)
+			continue;
+		if (n + 2 > len) {
+			int *more = realloc(ids, (len = len * 2 + 16) * sizeof(int));
+			if (more == NULL)
+				return berth_error_sys(err, ENOMEM, "mounts of `%s`", rootfs);
+			ids = more;
+		}
+		ids[n++] = id;
+		ids[n++] = parent;
+	}
+	/* Down the stack: each step must be a mount on the rootfs path. */
+	for (size_t steps = 0; steps <= n / 2; steps++) {
+		size_t i = 0;
+		while (i < n && ids[i] != top)
+			i += 2;
+		if (i >= n)
+			return 0; /* not on the rootfs path */
+		top = ids[i + 1];
+		if (top == base) {
+			*yes = true;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int rootfs_shared_release(const char *rootfs, int base, berth_error_t *err)
+{
+	/* One round per mount stacked on the rootfs path: the bind, and what a
+	 * hook or a privileged container may have mounted on its "/". */
+	for (int round = 0; round < 64; round++) {
+		cleanup_close int fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		char p[32];
+		bool ours;
+		int top;
+
+		if (fd < 0) {
+			/* No rootfs, no mount on it (a mount point cannot be removed). */
+			if (errno == ENOENT)
+				return 0;
+			return berth_error_sys(err, errno, "rootfs `%s`", rootfs);
+		}
+		if (mount_id_of(fd, rootfs, &top, err) < 0)
+			return -1;
+		if (top == base)
+			return 0;
+		if (stacked_on_base(rootfs, top, base, &ours, err) < 0)
+			return -1;
+		if (!ours)
+			return berth_error_set(err, BERTH_ERR_STATE, 0,
+			                       "rootfs `%s`: mount %d on it is not the container's (it was "
+			                       "on mount %d): left alone",
+			                       rootfs, top, base);
+		/* Through the fd: the very mount checked, whatever the path
+		 * resolves to by now. */
+		if (umount2(mount_fd_path(fd, p), MNT_DETACH) < 0)
+			return berth_error_sys(err, errno, "unmount the container's mounts on `%s`", rootfs);
+	}
+	return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "rootfs `%s`: mounts keep appearing on it", rootfs);
 }

@@ -1,7 +1,8 @@
 /* The container's filesystem view, set up by init inside its new mount
- * namespace: propagation, the rootfs bind mount, config.json's mounts in
- * order, /dev (default devices, linux.devices, symlinks, devpts), then
- * pivot_root and the final read-only / masked settings.
+ * namespace (or, without one, under the rootfs in the runtime's):
+ * propagation, the rootfs bind mount, config.json's mounts in order, /dev
+ * (default devices, linux.devices, symlinks, devpts), then pivot_root (or
+ * chroot) and the final read-only / masked settings.
  *
  * Every path inside the rootfs is resolved with safe_path (never following a
  * symlink out of the rootfs), so a hostile rootfs cannot redirect a mount, a
@@ -34,5 +35,17 @@ int rootfs_pivot(const struct rootfs_options *opts, berth_error_t *err);
 /* 3. Inside the new root: sysctls (linux.sysctl), maskedPaths, readonlyPaths,
  *    read-only root (root.readonly), the final rootfsPropagation. */
 int rootfs_finalize(const struct rootfs_options *opts, berth_error_t *err);
+
+/* No mount namespace in the config (none new, none joined): init stays in
+ * the runtime's, and the steps above make their mounts there, all below one
+ * bind of the rootfs (never changing a mount of the host), then chroot. */
+bool rootfs_shares_mount_ns(const struct oci_spec *spec);
+/* The runtime's side of that, before init runs: *base is the id of the
+ * mount on top of the rootfs path (what delete must leave). */
+int rootfs_shared_base(const char *rootfs, int *base, berth_error_t *err);
+/* After init is gone: detaches every mount stacked on the rootfs path above
+ * `base`, with all mounts below them. A mount there that is not stacked on
+ * `base` is an error and stays. */
+int rootfs_shared_release(const char *rootfs, int base, berth_error_t *err);
 
 #endif

@@ -66,6 +66,7 @@ static struct container *container_new(const char *id, berth_error_t *err)
 	}
 	c->root_fd = -1;
 	c->dir_fd = -1;
+	c->mount_base = -1;
 	return c;
 }
 
@@ -130,6 +131,8 @@ static int load_state(struct container *c, berth_error_t *err)
 	c->created = dup_string(obj, "created");
 	c->owner = dup_string(obj, "owner");
 	c->cgroup = dup_string(obj, "cgroup");
+	if (json_object_object_get_ex(obj, "mount_base", &v) && json_object_is_type(v, json_type_int))
+		c->mount_base = json_object_get_int(v);
 	json_object_put(obj);
 	return 0;
 }
@@ -193,6 +196,8 @@ int state_save(const struct container *c, berth_error_t *err)
 	json_object_object_add(obj, "owner", json_object_new_string(c->owner ? c->owner : ""));
 	if (c->cgroup != NULL)
 		json_object_object_add(obj, "cgroup", json_object_new_string(c->cgroup));
+	if (c->mount_base >= 0)
+		json_object_object_add(obj, "mount_base", json_object_new_int(c->mount_base));
 	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = fs_write_file_atomic_at(c->dir_fd, STATE_FILE, text, strlen(text), 0600, err);
 	json_object_put(obj);

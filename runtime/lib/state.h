@@ -1,7 +1,8 @@
 /* The state directory of a container: <root>/<id>/
  *
  *   state.json   what `create` recorded (init pid and its start time, bundle,
- *                rootfs, created, owner); written atomically
+ *                rootfs, created, owner, cgroup, and without a mount namespace
+ *                of its own the mount under its mounts); written atomically
  *   config.json  the config the container was created with (later changes to
  *                the bundle's config.json do not affect it, as the spec asks)
  *   exec.fifo    present from create until start: init blocks opening it
@@ -36,7 +37,11 @@ struct container {
 	char *rootfs;
 	char *created;
 	char *owner;
-	char *cgroup;          /* cgroup_path() of its cgroup */
+	char *cgroup; /* cgroup_path() of its cgroup */
+	/* Without a mount namespace of its own: the id of the mount that was on
+	 * top of the rootfs before create (rootfs_shared_base); delete unmounts
+	 * what is stacked above it. -1 when the container has its own. */
+	int mount_base;
 	struct oci_spec *spec; /* NULL until loaded */
 };
 
