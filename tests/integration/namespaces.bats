@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Namespaces: new ones of each type, the host's when not asked for, user
-# namespace id mappings, time namespace offsets, joining one by path.
+# namespace id mappings, time namespace offsets, joining one by path, and no
+# mount namespace at all (the runtime's, with nothing left in it afterwards).
 
 load helpers
 
@@ -184,5 +185,147 @@ print(libc.shmget(0, 4096, 0o1600))') || skip "requires python3 to create a Syst
 	run_container
 	assert_failure 1
 	[[ "$stderr" == *"$TEST_DIR/not-a-ns"* ]] || fail "the error does not name the path: $stderr"
+	assert_nothing_left
+}
+
+# ---- no mount namespace: the runtime's, shared ----
+
+# no_mount_ns: the config asks for no mount namespace (the runtime's is shared).
+no_mount_ns() {
+	update_config '.linux.namespaces |= map(select(.type != "mount"))'
+}
+
+@test "without a mount namespace: the runtime's, with the rootfs as / and /proc of the container's pid namespace" {
+	no_mount_ns
+	echo marker-of-this-rootfs >"$ROOTFS/marker"
+	set_args /bin/sh -c 'readlink /proc/self/ns/mnt; cat /marker; cat /proc/1/comm; readlink /proc/self/ns/pid; echo $$'
+	run_container
+	assert_success
+	assert_line --index 0 "$(readlink /proc/self/ns/mnt)"
+	assert_line --index 1 marker-of-this-rootfs
+	# pid 1 of the container's /proc is its own sh, not the host's init
+	assert_line --index 2 sh
+	[ "${lines[3]}" != "$(readlink /proc/self/ns/pid)" ] || fail "the host's pid namespace: ${lines[3]}"
+	assert_line --index 4 1
+	assert_equal "$(test_mounts)" ""
+}
+
+@test "without mount and pid namespaces: /proc is the host's pid namespace" {
+	update_config '.linux.namespaces |= map(select(.type != "mount" and .type != "pid"))'
+	set_args /bin/sh -c 'readlink /proc/self/ns/pid; cat /proc/1/comm'
+	run_container
+	assert_success
+	assert_line --index 0 "$(readlink /proc/self/ns/pid)"
+	assert_line --index 1 "$(cat /proc/1/comm)"
+}
+
+@test "without a mount namespace: the mounts are under the rootfs while it lives, none after delete, delete --force or run" {
+	no_mount_ns
+	local before
+	before=$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)
+	[ -z "$before" ] || fail "mounts under $TEST_DIR before the test: $before"
+
+	# created, then deleted without --force
+	create_container ctr
+	[ "$status" -eq 0 ]
+	test_mounts | grep -qxF -- "$ROOTFS/proc" || fail "no /proc under the rootfs: $(test_mounts)"
+	test_mounts | grep -qxF -- "$ROOTFS/dev/pts" || fail "no /dev/pts under the rootfs: $(test_mounts)"
+	run berth delete ctr
+	assert_success
+	assert_equal "$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)" "$before"
+
+	# running, then delete --force
+	set_args /bin/sleep 1000
+	run_detached ctr2
+	[ "$status" -eq 0 ]
+	test_mounts | grep -qxF -- "$ROOTFS" || fail "no bind of the rootfs: $(test_mounts)"
+	run berth exec ctr2 /bin/sh -c 'cat /marker-exec 2>&1; readlink /proc/self/ns/mnt; ls /'
+	echo "$output"
+	assert_success
+	assert_line --index 1 "$(readlink /proc/self/ns/mnt)"
+	assert_line bin
+	run berth delete --force ctr2
+	assert_success
+	assert_equal "$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)" "$before"
+
+	# run in the foreground, which deletes on exit
+	set_args /bin/true
+	run_container ctr3
+	assert_success
+	assert_equal "$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)" "$before"
+}
+
+@test "without a mount namespace: a create that fails at a mount leaves no mount" {
+	no_mount_ns
+	# proc, /dev, sysfs... are mounted first; the last one fails
+	update_config '.mounts += [{"destination": "/late", "type": "bind", "source": $s, "options": ["rbind"]}]' \
+		--arg s "$TEST_DIR/no-such-source"
+	create_container ctr
+	[ "$status" -ne 0 ] || fail "create succeeded"
+	[[ "$output" == *"$TEST_DIR/no-such-source"* ]] || fail "the error does not name the source: $output"
+	assert_nothing_left
+	[ ! -e "$ROOTFS/late" ] || [ -z "$(ls -A "$ROOTFS/late")" ] || fail "$ROOTFS/late is not empty"
+}
+
+@test "without a mount namespace: root.readonly makes the container's / read-only, the host's bundle stays writable" {
+	no_mount_ns
+	update_config '.root.readonly = true'
+	local opts_before
+	opts_before=$(findmnt -no OPTIONS -T "$ROOTFS")
+	probe try mkdir /probe-dir
+	assert_success
+	assert_output "errno 30 EROFS"
+	[ ! -e "$ROOTFS/probe-dir" ] || fail "the container wrote $ROOTFS/probe-dir"
+
+	# While it lives, the rootfs path shows the container's mounts on the
+	# host too (its read-only root among them); the bundle is as it was.
+	set_args /bin/sleep 1000
+	run_detached ctr2
+	[ "$status" -eq 0 ]
+	touch "$BUNDLE/host-file" || fail "the host cannot write the bundle while the container runs"
+	run berth delete --force ctr2
+	assert_success
+	touch "$ROOTFS/host-file-after" || fail "the host cannot write the rootfs after delete"
+	assert_equal "$(findmnt -no OPTIONS -T "$ROOTFS")" "$opts_before"
+}
+
+@test "without a mount namespace: the user's mounts on and under the rootfs stay, peers of a shared mount keep nothing" {
+	no_mount_ns
+	local peer=$TEST_DIR/peer before
+	# the bundle on a shared mount with a peer elsewhere (as the host's / is
+	# on most systems), the rootfs a mount of the user's, with one under it
+	mount --bind "$BUNDLE" "$BUNDLE"
+	defer "umount -R '$BUNDLE'"
+	mount --make-shared "$BUNDLE"
+	mkdir "$peer"
+	mount --bind "$BUNDLE" "$peer"
+	defer "umount -R '$peer'"
+	mount --bind "$ROOTFS" "$ROOTFS"
+	mount -t tmpfs -o size=1m users-tmpfs "$ROOTFS/mnt"
+	echo users >"$ROOTFS/mnt/file"
+	before=$(awk -v dir="$TEST_DIR" 'index($5, dir) == 1 {print $5, $NF}' /proc/self/mountinfo | sort)
+
+	set_args /bin/sh -c 'cat /mnt/file; sleep 1000'
+	run_detached ctr
+	[ "$status" -eq 0 ]
+	wait_for_file "$TEST_DIR/ctr.out" users
+	# the peer got a copy of the bind of the rootfs alone, none of the mounts in it
+	[ "$(findmnt -rn -o TARGET -M "$peer/rootfs/proc" 2>/dev/null)" = "" ] || fail "proc propagated to the peer"
+	run berth delete --force ctr
+	assert_success
+	assert_equal "$(awk -v dir="$TEST_DIR" 'index($5, dir) == 1 {print $5, $NF}' /proc/self/mountinfo | sort)" "$before"
+	assert_equal "$(cat "$ROOTFS/mnt/file")" users
+	# the host's mount kept its propagation
+	findmnt -no PROPAGATION "$BUNDLE" | grep -q shared || fail "$BUNDLE is no longer shared"
+}
+
+@test "without a mount namespace, a user namespace is refused, naming linux.namespaces" {
+	requires userns
+	update_config '.linux.namespaces |= map(select(.type != "mount")) + [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 200000, "size": 65536}]'
+	run_container
+	assert_failure 1
+	[[ "$stderr" == *".linux.namespaces"*"mount namespace"* ]] || fail "unclear error: $stderr"
 	assert_nothing_left
 }
