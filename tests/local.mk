@@ -79,6 +79,10 @@ tests_unit_test_seccomp_SOURCES = tests/unit/test_seccomp.c
 tests_unit_test_seccomp_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(SECCOMP_LIBS) $(CAP_LIBS) $(SELINUX_LIBS)
 tests_helpers_seccomp_agent_SOURCES = tests/helpers/seccomp_agent.c
 tests_helpers_seccomp_agent_LDADD = $(SECCOMP_LIBS)
+# enosys: a command with some system calls failing with ENOSYS (fallbacks).
+check_PROGRAMS += tests/helpers/enosys
+tests_helpers_enosys_SOURCES = tests/helpers/enosys.c
+tests_helpers_enosys_LDADD = $(SECCOMP_LIBS)
 
 # Unit tests: security.c (cpu lists, personality values, the SELinux mount
 # option, LSM labels on a host without them; affinity and scheduling applied

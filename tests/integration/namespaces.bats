@@ -238,7 +238,8 @@ no_mount_ns() {
 	set_args /bin/sleep 1000
 	run_detached ctr2
 	[ "$status" -eq 0 ]
-	test_mounts | grep -qxF -- "$ROOTFS" || fail "no bind of the rootfs: $(test_mounts)"
+	# the bind of the rootfs alone, the recursive copy above it
+	assert_equal "$(test_mounts | grep -cxF -- "$ROOTFS")" 2
 	run berth exec ctr2 /bin/sh -c 'cat /marker-exec 2>&1; readlink /proc/self/ns/mnt; ls /'
 	echo "$output"
 	assert_success
@@ -291,7 +292,7 @@ no_mount_ns() {
 
 @test "without a mount namespace: the user's mounts on and under the rootfs stay, peers of a shared mount keep nothing" {
 	no_mount_ns
-	local peer=$TEST_DIR/peer before
+	local peer=$TEST_DIR/peer before peer_below
 	# the bundle on a shared mount with a peer elsewhere (as the host's / is
 	# on most systems), the rootfs a mount of the user's, with one under it
 	mount --bind "$BUNDLE" "$BUNDLE"
@@ -304,19 +305,37 @@ no_mount_ns() {
 	mount -t tmpfs -o size=1m users-tmpfs "$ROOTFS/mnt"
 	echo users >"$ROOTFS/mnt/file"
 	before=$(awk -v dir="$TEST_DIR" 'index($5, dir) == 1 {print $5, $NF}' /proc/self/mountinfo | sort)
+	peer_below=$(test_mounts | grep -F -- "$peer/rootfs/")
 
 	set_args /bin/sh -c 'cat /mnt/file; sleep 1000'
 	run_detached ctr
 	[ "$status" -eq 0 ]
 	wait_for_file "$TEST_DIR/ctr.out" users
-	# the peer got a copy of the bind of the rootfs alone, none of the mounts in it
-	[ "$(findmnt -rn -o TARGET -M "$peer/rootfs/proc" 2>/dev/null)" = "" ] || fail "proc propagated to the peer"
+	# the peer got copies of the binds of the rootfs, none of the mounts in them
+	test_mounts | grep -qxF -- "$peer/rootfs" || fail "nothing propagated to the peer: $(test_mounts)"
+	assert_equal "$(test_mounts | grep -F -- "$peer/rootfs/")" "$peer_below"
 	run berth delete --force ctr
 	assert_success
 	assert_equal "$(awk -v dir="$TEST_DIR" 'index($5, dir) == 1 {print $5, $NF}' /proc/self/mountinfo | sort)" "$before"
 	assert_equal "$(cat "$ROOTFS/mnt/file")" users
 	# the host's mount kept its propagation
 	findmnt -no PROPAGATION "$BUNDLE" | grep -q shared || fail "$BUNDLE is no longer shared"
+}
+
+@test "without a mount namespace, on a kernel without open_tree: one recursive bind, nothing left after delete" {
+	local enosys=$BERTH_BUILDDIR/tests/helpers/enosys
+	[ -x "$enosys" ] || fail "$enosys is missing: build with 'make check'"
+	no_mount_ns
+	set_args /bin/sleep 1000
+	BERTH_TEST_TAG=$BERTH_TEST_TAG timeout -k 5 "$BERTH_CMD_TIMEOUT" "$enosys" open_tree \
+		"$BERTH_BIN" --root "$BERTH_ROOT" run --detach --bundle "$BUNDLE" ctr \
+		</dev/null >"$TEST_DIR/ctr.out" 2>"$TEST_DIR/ctr.err" ||
+		fail "run --detach with open_tree failing: $(cat "$TEST_DIR/ctr.err")"
+	assert_equal "$(test_mounts | grep -cxF -- "$ROOTFS")" 1
+	test_mounts | grep -qxF -- "$ROOTFS/proc" || fail "no /proc under the rootfs: $(test_mounts)"
+	run berth delete --force ctr
+	assert_success
+	assert_equal "$(test_mounts)" ""
 }
 
 @test "without a mount namespace, a user namespace is refused, naming linux.namespaces" {
