@@ -588,13 +588,14 @@ int rootfs_shared_release(const char *rootfs, int base, berth_error_t *err)
 			return -1;
 		if (top == base)
 			return 0;
+		/* Not stacked on the base: none of ours is on the path any more
+		 * (the top would be stacked on it), and the top is another's: a
+		 * second container's on the same rootfs, say, after a delete of
+		 * the first took our base away with it. */
 		if (stacked_on_base(rootfs, top, base, &ours, err) < 0)
 			return -1;
 		if (!ours)
-			return berth_error_set(err, BERTH_ERR_STATE, 0,
-			                       "rootfs `%s`: mount %d on it is not the container's (it was "
-			                       "on mount %d): left alone",
-			                       rootfs, top, base);
+			return 0;
 		/* Through the fd: the very mount checked, whatever the path
 		 * resolves to by now. */
 		if (umount2(mount_fd_path(fd, p), MNT_DETACH) < 0)

@@ -45,7 +45,7 @@ bool rootfs_shares_mount_ns(const struct oci_spec *spec);
 int rootfs_shared_base(const char *rootfs, int *base, berth_error_t *err);
 /* After init is gone: detaches every mount stacked on the rootfs path above
  * `base`, with all mounts below them. A mount there that is not stacked on
- * `base` is an error and stays. */
+ * `base` is not the container's and stays. */
 int rootfs_shared_release(const char *rootfs, int base, berth_error_t *err);
 
 #endif
