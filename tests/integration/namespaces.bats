@@ -225,12 +225,22 @@ no_mount_ns() {
 	before=$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)
 	[ -z "$before" ] || fail "mounts under $TEST_DIR before the test: $before"
 
-	# created, then deleted without --force
+	# created, then deleted (--force: it is not stopped)
 	create_container ctr
 	[ "$status" -eq 0 ]
 	test_mounts | grep -qxF -- "$ROOTFS/proc" || fail "no /proc under the rootfs: $(test_mounts)"
 	test_mounts | grep -qxF -- "$ROOTFS/dev/pts" || fail "no /dev/pts under the rootfs: $(test_mounts)"
-	run berth delete ctr
+	run berth delete --force ctr
+	assert_success
+	assert_equal "$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)" "$before"
+
+	# stopped, then deleted without --force
+	set_args /bin/true
+	run_detached ctr1
+	[ "$status" -eq 0 ]
+	wait_for_status ctr1 stopped
+	test_mounts | grep -qxF -- "$ROOTFS/proc" || fail "no /proc under the rootfs once stopped: $(test_mounts)"
+	run berth delete ctr1
 	assert_success
 	assert_equal "$(grep -F -- "$TEST_DIR" /proc/self/mountinfo || true)" "$before"
 
