@@ -356,7 +356,7 @@ static int bind_target(const struct mount_context *ctx, const char *source, cons
 	struct stat st;
 
 	if (stat(source, &st) < 0)
-		return berth_error_sys(err, errno, "mount `%s` to `%s`", source, dest);
+		return berth_error_sys(err, errno, "stat `%s`", source);
 	if (S_ISDIR(st.st_mode))
 		return safe_path_mkdir_all(ctx->root_fd, dest, 0755, err);
 	return safe_path_create_file(ctx->root_fd, dest, 0644, err);
