@@ -139,6 +139,39 @@ vmrss_kb() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
+# start_events OUT: `ctr events` into OUT in the background (its pid in
+# $EVENTS_PID); returns once it is subscribed, which a change of the image's
+# labels (/images/update) shows, so no event of the test can come too early.
+start_events() {
+	local i
+	timeout -k 5 120 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$1" 2>&1 3>&- &
+	EVENTS_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		ctrc images label "$IMAGE" "berth-test.probe=$i" >/dev/null
+		grep -q '/images/update' "$1" && return 0
+		sleep 0.1
+	done
+	fail "ctr events showed no /images/update in 10 s"
+}
+
+# wait_events OUT REGEX N: up to 10 s for N lines of OUT matching REGEX
+# (the shims forward exits on their own schedule, after ctr has returned).
+wait_events() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -Eac -- "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 0 # the test's assertions say what is missing
+}
+
+# stop_events: 0.3 s more (a duplicate would show), then ctr events ends.
+stop_events() {
+	sleep 0.3
+	kill "$EVENTS_PID"
+	wait "$EVENTS_PID" 2>/dev/null || true
+}
+
 # write_ttrpc_client: $CTD_DIR/ttrpc_client.py, a minimal ttrpc client of
 # the task service for the tests that go around ctr (call(sock, method,
 # payload) -> the response's fields; field(n, value) encodes one field; the
@@ -274,15 +307,12 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 }
 
 @test "shim: events come in order, with the exit status" {
-	local ev=$CTD_DIR/events.out evpid
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
-	sleep 0.3
+	local ev=$CTD_DIR/events.out
+	start_events "$ev"
 	run ctr_run --rm "$IMAGE" v1 sh -c 'exit 9'
 	assert_equal "$status" 9
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	wait_events "$ev" '/tasks/(exit|delete) ' 2
+	stop_events
 	run grep -o '/tasks/[a-z-]*' "$ev"
 	assert_output "/tasks/create
 /tasks/start
@@ -345,16 +375,13 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 }
 
 @test "shim: a container killed by the OOM killer yields /tasks/oom once, before its exit" {
-	local ev=$CTD_DIR/events.out evpid
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
-	sleep 0.3
+	local ev=$CTD_DIR/events.out
+	start_events "$ev"
 	# 64 MiB into the container's tmpfs against a 20 MiB limit
 	run ctr_run --rm --memory-limit 20971520 "$IMAGE" o1 sh -c 'dd if=/dev/zero of=/dev/shm/x bs=1M count=64'
 	assert_equal "$status" 137
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	wait_events "$ev" '/tasks/(exit|delete) ' 2
+	stop_events
 	run grep -o '/tasks/[a-z-]*' "$ev"
 	assert_output "/tasks/create
 /tasks/start
@@ -445,10 +472,8 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 }
 
 @test "shim: execs die with init, in a pid namespace of their own or the host's; one exit each" {
-	local ev=$CTD_DIR/events-p.out evpid id left pids
-	# not through ctrc: killing a backgrounded function leaves its ctr behind
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
+	local ev=$CTD_DIR/events-p.out id left pids
+	start_events "$ev"
 	start_sleeper p1
 	start_sleeper p2 --with-ns "pid:/proc/$$/ns/pid"
 	for id in p1 p2; do
@@ -482,9 +507,8 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 		sleep 0.1
 	done
 	[ -z "$left" ] || fail "processes of p2 left after its init exited: $left"
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	wait_events "$ev" '/tasks/exit ' 4
+	stop_events
 	for id in p1 p2; do
 		run grep -c "/tasks/exit .*\"id\":\"e-$id\"" "$ev"
 		assert_output 1
@@ -658,10 +682,8 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 }
 
 @test "shim: ten containers at once, five of them in one pod's shim; every exit reported once" {
-	local ev=$CTD_DIR/events-m.out evpid i st pids=() ann
-	timeout -k 5 120 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
-	sleep 0.3
+	local ev=$CTD_DIR/events-m.out i st pids=() ann
+	start_events "$ev"
 	for ((i = 1; i <= 10; i++)); do
 		ann=()
 		((i % 2)) && ann=(--annotation "io.kubernetes.cri.sandbox-id=many-$$")
@@ -675,9 +697,11 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 		assert_equal "$st" $((i + 10))
 		assert_equal "$(cat "$CTD_DIR/m$i.out")" "out $i"
 	done
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	# each shim forwards its exits on its own; containerd publishes the
+	# deletes as ctr removes the tasks
+	wait_events "$ev" '/tasks/exit .*"container_id":"m[0-9]+"' 10
+	wait_events "$ev" '/tasks/delete .*"container_id":"m[0-9]+"' 10
+	stop_events
 	for ((i = 1; i <= 10; i++)); do
 		run grep -ac "/tasks/exit .*\"container_id\":\"m$i\"" "$ev"
 		assert_output 1
@@ -845,4 +869,26 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 	[ ! -e "$CTD_DIR/ob-root/$CTD_NS/ob1" ] || fail "berth state of ob1 left"
 	rmdir "/sys/fs/cgroup/memory/$cg"
 	[ ! -d /sys/fs/cgroup/unified ] || rmdir "/sys/fs/cgroup/unified/$cg"
+}
+
+@test "shim: ctr run --runtime-config-path: the options file is read; a bad one is refused, naming its line" {
+	local cfg=$CTD_DIR/shim-options.toml
+	# ctr sends runtimeoptions{config_path} for runtimes other than runc's
+	printf '# options of the berth shim\nRoot = "%s"\nNoNewKeyring = true\n' "$CTD_DIR/cfg-root" >"$cfg"
+	start_sleeper rc1 --runtime-config-path "$cfg"
+	[ -d "$CTD_DIR/cfg-root/$CTD_NS/rc1" ] || fail "no berth state of rc1 under the file's Root"
+	run grep -c ' _ses\.rc1: ' /proc/keys
+	assert_output 0
+	run ctrc task kill -s SIGKILL rc1
+	assert_success
+	wait_task_status rc1 STOPPED
+	run ctrc task delete rc1
+	assert_success
+	[ ! -e "$CTD_DIR/cfg-root/$CTD_NS/rc1" ] || fail "berth state of rc1 left under the file's Root"
+	# a bad file: start refuses it, and containerd says why
+	printf 'Root = "/x"\nBogus = 1\n' >"$CTD_DIR/bad.toml"
+	run ctr_run --rm --runtime-config-path "$CTD_DIR/bad.toml" "$IMAGE" rc2 true
+	assert_failure
+	assert_output --partial "\`$CTD_DIR/bad.toml\`:2: unknown key \`Bogus\`"
+	[ -z "$(berth_shim_pids rc2)" ] || fail "a server was left for rc2"
 }
