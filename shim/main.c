@@ -383,15 +383,16 @@ static int cmd_start(struct args *a, char *argv0)
 	fd = listen_on(path, &err);
 	if (fd < 0 && berth_error_code(err) != BERTH_ERROR_EXISTS)
 		goto fail;
+	/* a new server starts in Options.ShimCgroup: this process joins it */
+	if (fd >= 0 && opts.shim_cgroup != NULL && join_shim_cgroup(opts.shim_cgroup, &err) < 0) {
+		close(fd);
+		unlink(path);
+		goto fail;
+	}
 	/* containerd reads it only when it reconnects after a restart */
 	if (fs_write_file_atomic_at(AT_FDCWD, "address", address, (size_t)n, 0644, &err) < 0)
 		goto fail;
 	if (fd >= 0) { /* else the server for this task is already there */
-		if (opts.shim_cgroup != NULL && join_shim_cgroup(opts.shim_cgroup, &err) < 0) {
-			close(fd);
-			unlink(path);
-			goto fail;
-		}
 		pid = fork();
 		if (pid < 0) {
 			berth_error_sys(&err, errno, "fork");

@@ -803,6 +803,7 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 	assert_failure
 	assert_output --partial "shim cgroup \`/nonexistent-$$\`: no such cgroup"
 	[ -z "$(berth_shim_pids ob1)" ] || fail "a server was left after the failed start"
+	[ ! -e "$CTD_DIR/ob1/address" ] || fail "the failed start wrote an address"
 	# ... one that exists takes the server in
 	run sh -c "python3 '$CTD_DIR/options.py' shim_cgroup /$cg |
 		TTRPC_ADDRESS='$CTD_SOCK.ttrpc' '$BERTH_BUILDDIR/containerd-shim-berth-v2' -namespace '$CTD_NS' -address '$CTD_SOCK' -id ob1 start"
