@@ -93,7 +93,7 @@ BERTH_COMPAT_TESTS = \
 	tests/integration/compat/podman.bats
 TESTS += $(BERTH_COMPAT_TESTS)
 EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat/compat_helpers.bash \
-	tests/integration/compat/cri_client.py
+	tests/integration/compat/cri_client.py tests/integration/compat/pbwire.py
 
 # Layers: apply and diff (oci-spec/layer*.c); the layer-apply driver of
 # tests/integration/layers.bats (compared with umoci unpack).
