@@ -28,9 +28,10 @@ libshimpb_a_CFLAGS = $(AM_CFLAGS)
 
 SHIM_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/shim/proto -I$(top_srcdir)/shim $(PROTOBUFC_CFLAGS)
 
-# ttrpc framing and message helpers, shared with the unit test.
+# ttrpc framing, message helpers and the runtime options, shared with the
+# unit tests.
 noinst_LIBRARIES += libshimttrpc.a
-libshimttrpc_a_SOURCES = shim/ttrpc.c shim/ttrpc.h
+libshimttrpc_a_SOURCES = shim/ttrpc.c shim/ttrpc.h shim/options.c shim/options.h
 libshimttrpc_a_CPPFLAGS = $(SHIM_CPPFLAGS)
 
 bin_PROGRAMS += containerd-shim-berth-v2

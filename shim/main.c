@@ -13,7 +13,8 @@
  * Grouping (as the runc shim): containers whose config.json carries the same
  * io.containerd.runc.v2.group or, failing that, io.kubernetes.cri.sandbox-id
  * annotation share one server (one per pod under CRI); the others get one
- * each.  The server logs to the first container's <bundle>/log.
+ * each.  The server logs to the first container's <bundle>/log, and when
+ * that container goes, to another one's (service.c).
  *
  * Flags come first, Go style (-flag value, --flag, -flag=value): -namespace,
  * -address, -publish-binary, -id, -bundle, -debug, -socket, -v; unknown ones
@@ -195,19 +196,23 @@ static uint8_t *read_stdin(size_t *len)
 /* containerd 2.3+ writes BootstrapParams on start's stdin instead of the
  * bare options Any.  Fields 1-2 have an Any's wire types, so it is one only
  * when a field from 3 on is there.  What it says that the flags do not:
- * socket_dir, the log level, and the addresses when the flags or the
- * environment lack them.  Strings are leaked (the process is short-lived). */
-static void apply_bootstrap(struct args *a, const uint8_t *in, size_t len)
+ * socket_dir, the log level, the addresses when the flags or the
+ * environment lack them, and the options (an extension).  Strings are
+ * leaked (the process is short-lived).  Returns 1 when stdin was
+ * BootstrapParams (its options in *opts), 0 when not, -1 on bad options. */
+static int apply_bootstrap(struct args *a, const uint8_t *in, size_t len, struct shim_options *opts,
+                           berth_error_t *err)
 {
 	Containerd__Types__BootstrapParams *bp = containerd__types__bootstrap_params__unpack(NULL, len, in);
+	int ret = 1;
 
 	if (bp == NULL)
-		return;
+		return 0;
 	if (bp->log_level == 0 && *bp->containerd_version == '\0' && *bp->containerd_ttrpc_address == '\0' &&
 	    *bp->containerd_grpc_address == '\0' && *bp->containerd_binary == '\0' && bp->n_extensions == 0 &&
 	    *bp->socket_dir == '\0') {
 		containerd__types__bootstrap_params__free_unpacked(bp, NULL);
-		return;
+		return 0;
 	}
 	if (*bp->socket_dir != '\0')
 		a->socket_dir = strdup(bp->socket_dir);
@@ -223,7 +228,71 @@ static void apply_bootstrap(struct args *a, const uint8_t *in, size_t len)
 		a->publish_binary = strdup(bp->containerd_binary);
 	if (getenv("TTRPC_ADDRESS") == NULL && *bp->containerd_ttrpc_address != '\0')
 		setenv("TTRPC_ADDRESS", bp->containerd_ttrpc_address, 1);
+	/* the options are the first extension (containerd sends no other) */
+	if (bp->n_extensions > 0 && bp->extensions[0]->value != NULL &&
+	    options_parse(bp->extensions[0]->value, opts, err) < 0)
+		ret = -1;
 	containerd__types__bootstrap_params__free_unpacked(bp, NULL);
+	return ret;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *out = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Options ShimCgroup: this process (and so the server it forks) joins the
+ * cgroup `path` in every hierarchy where it exists, as the runc shim does;
+ * the cgroup is the caller's to create.  None at all is an error. */
+static int join_shim_cgroup(const char *path, berth_error_t *err)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	int joined = 0;
+
+	if (f == NULL)
+		return berth_error_sys(err, errno, "shim cgroup `%s`: /proc/self/mountinfo", path);
+	while (getline(&line, &cap, f) > 0) {
+		char mnt[PATH_MAX], fstype[32], *sep = strstr(line, " - ");
+		cleanup_free char *dir = NULL;
+		cleanup_close int fd = -1;
+		struct stat st;
+
+		/* 5th field: the mount point; after " - ": the file system type */
+		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%31s", fstype) != 1 ||
+		    (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0))
+			continue;
+		mountinfo_unescape(mnt);
+		if (asprintf(&dir, "%s/%s", mnt, path + (*path == '/')) < 0)
+			return berth_error_sys(err, ENOMEM, "shim cgroup");
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		free(dir);
+		dir = NULL;
+		if (asprintf(&dir, "%s/%s/cgroup.procs", mnt, path + (*path == '/')) < 0)
+			return berth_error_sys(err, ENOMEM, "shim cgroup");
+		fd = open(dir, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			return berth_error_sys(err, errno, "shim cgroup: join `%s`", dir);
+		joined++;
+	}
+	if (joined == 0)
+		return berth_error_set(err, BERTH_ERROR_NOT_FOUND, 0, "shim cgroup `%s`: no such cgroup",
+		                       path);
+	return 0;
 }
 
 /* The server's side of the fork: new session, stdio away from containerd's
@@ -276,12 +345,18 @@ static int cmd_start(struct args *a, char *argv0)
 
 	cleanup_free uint8_t *in = NULL;
 	size_t in_len = 0;
+	struct shim_options opts = {0};
 
 	/* the options Any (Create brings it again), or containerd 2.3's
-	 * BootstrapParams */
+	 * BootstrapParams with the options inside; start needs only ShimCgroup */
 	in = read_stdin(&in_len);
-	if (in != NULL && in_len > 0)
-		apply_bootstrap(a, in, in_len);
+	if (in != NULL && in_len > 0) {
+		n = apply_bootstrap(a, in, in_len, &opts, &err);
+		if (n == 0)
+			n = options_parse_bytes(in, in_len, &opts, &err);
+		if (n < 0)
+			goto fail;
+	}
 	if (bundle == NULL || *bundle == '\0')
 		bundle = getcwd(cwd, sizeof(cwd));
 	if (bundle == NULL || a->id == NULL || a->ns == NULL || a->address == NULL) {
@@ -308,6 +383,12 @@ static int cmd_start(struct args *a, char *argv0)
 	fd = listen_on(path, &err);
 	if (fd < 0 && berth_error_code(err) != BERTH_ERROR_EXISTS)
 		goto fail;
+	/* a new server starts in Options.ShimCgroup: this process joins it */
+	if (fd >= 0 && opts.shim_cgroup != NULL && join_shim_cgroup(opts.shim_cgroup, &err) < 0) {
+		close(fd);
+		unlink(path);
+		goto fail;
+	}
 	/* containerd reads it only when it reconnects after a restart */
 	if (fs_write_file_atomic_at(AT_FDCWD, "address", address, (size_t)n, 0644, &err) < 0)
 		goto fail;
@@ -323,9 +404,11 @@ static int cmd_start(struct args *a, char *argv0)
 	} else {
 		berth_error_free(&err);
 	}
+	options_free(&opts);
 	fputs(address, stdout);
 	return fflush(stdout) == 0 ? 0 : 1;
 fail:
+	options_free(&opts);
 	fprintf(stderr, "containerd-shim-berth-v2 start: %s\n", berth_error_message(err));
 	berth_error_free(&err);
 	return 1;

@@ -38,6 +38,12 @@ void shim_log_set_debug(bool debug)
 	log_debug = debug;
 }
 
+void shim_log_to(int fd)
+{
+	if (fd >= 0 && fd != STDERR_FILENO)
+		dup2(fd, STDERR_FILENO);
+}
+
 void shim_log(int level, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};

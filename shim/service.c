@@ -172,15 +172,6 @@ static int read_pid_file(const char *path, pid_t *pid, berth_error_t *err)
 }
 
 /* An Any's type URL names `name` (bare, or after a "host/" prefix). */
-static bool any_is(const Google__Protobuf__Any *any, const char *name)
-{
-	const char *slash;
-	if (any == NULL || any->type_url == NULL)
-		return false;
-	slash = strrchr(any->type_url, '/');
-	return strcmp(slash != NULL ? slash + 1 : any->type_url, name) == 0;
-}
-
 static char *any_text(const Google__Protobuf__Any *any)
 {
 	char *t = malloc(any->value.len + 1);
@@ -356,8 +347,43 @@ static void drop_waits(struct shim *s, struct process *p)
 	}
 }
 
+/* c's log is about to go away: another container's takes over. */
+static void log_handover(struct shim *s, const struct container *c)
+{
+	if (s->log_owner != c)
+		return;
+	s->log_owner = NULL;
+	for (struct container *o = s->containers; o != NULL; o = o->next)
+		if (o != c && o->log_fd >= 0) {
+			shim_log_to(o->log_fd);
+			s->log_owner = o;
+			shim_log(LOG_DEBUG, "log of %s gone: logging to the log of %s", c->id, o->id);
+			return;
+		}
+}
+
+/* Once c is created: its <bundle>/log is opened, and takes over when
+ * stderr is nobody's yet (the start bundle's container owns it already). */
+static void log_adopt(struct shim *s, struct container *c)
+{
+	cleanup_free char *log = path_join(c->bundle, "log");
+
+	/* containerd reads it until the task's connection closes (without a
+	 * reader: ENXIO, and the log stays where it is) */
+	if (log != NULL)
+		c->log_fd = open(log, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (s->log_owner != NULL || c->log_fd < 0)
+		return;
+	if (strcmp(c->bundle, s->bundle) != 0)
+		shim_log_to(c->log_fd);
+	s->log_owner = c;
+}
+
 static void container_free(struct shim *s, struct container *c)
 {
+	log_handover(s, c);
+	if (c->log_fd >= 0)
+		close(c->log_fd);
 	oom_unwatch(s, c);
 	while (c->execs != NULL) {
 		struct process *p = c->execs;
@@ -372,30 +398,14 @@ static void container_free(struct shim *s, struct container *c)
 	free(c->bundle);
 	free(c->rootfs);
 	free(c->state_root);
+	options_free(&c->opts);
 	shim_defer_free(s, c);
 }
 
-/* The berth root: Options.root (runc Options) or the default, then <ns>. */
-static char *state_root_for(struct shim *s, const Google__Protobuf__Any *options, bool *systemd)
+/* The berth root: the options' Root or the default, then <ns>. */
+static char *state_root_for(struct shim *s, const struct shim_options *o)
 {
-	const char *root = DEFAULT_ROOT;
-	Containerd__Runc__V1__Options *o = NULL;
-	char *path;
-
-	*systemd = false;
-	if (any_is(options, "containerd.runc.v1.Options")) {
-		o = containerd__runc__v1__options__unpack(NULL, options->value.len, options->value.data);
-		if (o != NULL && o->root != NULL && *o->root != '\0')
-			root = o->root;
-		if (o != NULL)
-			*systemd = o->systemd_cgroup;
-	} else if (options != NULL && options->type_url != NULL && *options->type_url != '\0') {
-		shim_log(LOG_DEBUG, "ignoring options of type %s", options->type_url);
-	}
-	path = path_join(root, s->ns);
-	if (o != NULL)
-		containerd__runc__v1__options__free_unpacked(o, NULL);
-	return path;
+	return path_join(o->root != NULL ? o->root : DEFAULT_ROOT, s->ns);
 }
 
 /* With a terminal, the pty master from the console socket (removed once
@@ -422,8 +432,12 @@ static int create_spawn(struct shim *s, struct container *c, berth_error_t *err)
 	cleanup_free char *pid_file = path_join(c->bundle, "init.pid");
 	cleanup_free char *console = NULL;
 	cleanup_close int console_fd = -1;
-	struct berth_create_options o = {
-	    .size = sizeof(o), .id = c->id, .bundle = c->bundle, .pid_file = pid_file};
+	struct berth_create_options o = {.size = sizeof(o),
+	                                 .id = c->id,
+	                                 .bundle = c->bundle,
+	                                 .pid_file = pid_file,
+	                                 .no_pivot = c->opts.no_pivot_root,
+	                                 .no_new_keyring = c->opts.no_new_keyring};
 
 	if (pid_file == NULL)
 		return berth_error_sys(err, ENOMEM, "create");
@@ -454,7 +468,6 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 	cleanup_free char *root_file = NULL;
 	berth_error_t err = NULL;
 	struct container *c;
-	bool systemd;
 
 	if (find_container(s, req->id) != NULL) {
 		shim_reply(s, cl, stream, TTRPC_ALREADY_EXISTS, "container already exists", NULL);
@@ -469,16 +482,20 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 		shim_reply(s, cl, stream, TTRPC_UNKNOWN, "out of memory", NULL);
 		return;
 	}
+	c->log_fd = -1;
 	c->id = strdup(req->id);
 	c->bundle = strdup(*req->bundle ? req->bundle : s->bundle);
 	c->rootfs = c->bundle != NULL ? path_join(c->bundle, "rootfs") : NULL;
-	c->state_root = state_root_for(s, req->options, &systemd);
+	process_init(&c->init, c, req->stdin, req->stdout, req->stderr, req->terminal);
+	/* 0. the options: runc's, or a runtimeoptions file */
+	if (options_parse(req->options, &c->opts, &err) < 0)
+		goto fail;
+	c->state_root = state_root_for(s, &c->opts);
 	c->ctx = (struct berth_context){.size = sizeof(c->ctx),
 	                                .state_root = c->state_root,
-	                                .systemd_cgroup = systemd,
+	                                .systemd_cgroup = c->opts.systemd_cgroup,
 	                                .debug = s->debug,
 	                                .log = shim_berth_log};
-	process_init(&c->init, c, req->stdin, req->stdout, req->stderr, req->terminal);
 	if (c->id == NULL || c->rootfs == NULL || c->state_root == NULL) {
 		berth_error_sys(&err, ENOMEM, "create");
 		goto fail;
@@ -506,6 +523,7 @@ static void task_create(struct shim *s, struct client *cl, uint32_t stream, cons
 	c->next = s->containers;
 	s->containers = c;
 	oom_watch(s, c);
+	log_adopt(s, c);
 	shim_log(LOG_INFO, "created container %s, init pid %d", c->id, (int)c->init.pid);
 
 	/* 4. the event, the reply */

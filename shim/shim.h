@@ -10,6 +10,7 @@
 #define BERTH_SHIM_SHIM_H
 
 #include "berth/berth.h"
+#include "options.h"
 #include "ttrpc.h"
 
 #include <stdbool.h>
@@ -70,6 +71,8 @@ struct container {
 	struct container *next;
 	char *id, *bundle, *rootfs;
 	char *state_root; /* the berth --root for this namespace */
+	struct shim_options opts;
+	int log_fd; /* <bundle>/log, containerd's copy of the shim's log for this task (-1: none) */
 	struct berth_context ctx;
 	bool rootfs_mounted;
 	struct berth_events *events; /* OOM kills, until init exits (NULL: none) */
@@ -114,6 +117,10 @@ struct shim {
 	struct client *clients;
 	bool had_client;
 	struct container *containers;
+	/* The container whose <bundle>/log is stderr (NULL: start's bundle,
+	 * before its container exists); when it goes, another one's takes
+	 * over, so that a grouped shim's log outlives its first container. */
+	struct container *log_owner;
 	struct pending_wait *waits;
 	struct publisher pub;
 	bool quit;
@@ -127,6 +134,8 @@ struct shim {
 enum { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void shim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void shim_log_set_debug(bool debug);
+/* Sends the log from now on to fd (a <bundle>/log fifo). */
+void shim_log_to(int fd);
 /* The libberth log callback. */
 void shim_berth_log(void *data, enum berth_log_level level, const char *msg);
 int shim_watch(struct shim *s, int fd, uint32_t events, struct watch *w);

@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -471,6 +472,28 @@ static int open_stdin(struct stdio *io, struct copier *c, bool pty, int *child, 
 	return 0;
 }
 
+/* Options IoUid/IoGid: the pipes the process gets belong to that user, so
+ * that a process running as it can reopen them (/dev/stdout is
+ * /proc/self/fd/1); never a file or device of the client's or the host's. */
+static int chown_pipes(const struct process *p, berth_error_t *err)
+{
+	const struct shim_options *o = &p->c->opts;
+	const struct stdio *io = &p->io;
+	struct stat st;
+
+	if (o->io_uid == 0 && o->io_gid == 0)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		/* the process's ends are our pipes, a file:// log or /dev/null */
+		if (io->child[i] < 0 || fstat(io->child[i], &st) < 0 || !S_ISFIFO(st.st_mode))
+			continue;
+		if (fchown(io->child[i], o->io_uid, o->io_gid) < 0)
+			return berth_error_sys(err, errno, "chown the stdio pipes to %u:%u", o->io_uid,
+			                       o->io_gid);
+	}
+	return 0;
+}
+
 int stdio_open(struct shim *s, struct process *p, berth_error_t *err)
 {
 	struct stdio *io = &p->io;
@@ -491,7 +514,7 @@ int stdio_open(struct shim *s, struct process *p, berth_error_t *err)
 	}
 	if (strncmp(io->stdout_path, "binary://", 9) == 0) {
 		/* stderr goes to the same binary (containerd sets both) */
-		if (open_binary(s, p, io->stdout_path, err) < 0)
+		if (open_binary(s, p, io->stdout_path, err) < 0 || chown_pipes(p, err) < 0)
 			goto fail;
 		return 0;
 	}
@@ -506,6 +529,8 @@ int stdio_open(struct shim *s, struct process *p, berth_error_t *err)
 	} else if (open_output(&io->err, io->stderr_path, &io->child[2], err) < 0) {
 		goto fail;
 	}
+	if (chown_pipes(p, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	berth_error_prefix(err, "stdio");

@@ -99,9 +99,11 @@ BERTH_COMPAT_TESTS = \
 	tests/integration/compat/compat.bats \
 	tests/integration/compat/containerd.bats \
 	tests/integration/shim.bats \
+	tests/integration/compat/cri.bats \
 	tests/integration/compat/podman.bats
 TESTS += $(BERTH_COMPAT_TESTS)
-EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat/compat_helpers.bash
+EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat/compat_helpers.bash \
+	tests/integration/compat/cri_client.py tests/integration/compat/pbwire.py
 
 # Layers: apply and diff (oci-spec/layer*.c); the layer-apply driver of
 # tests/integration/layers.bats (compared with umoci unpack).
@@ -130,6 +132,13 @@ TESTS += tests/unit/test-ttrpc
 tests_unit_test_ttrpc_SOURCES = tests/unit/test_ttrpc.c
 tests_unit_test_ttrpc_CPPFLAGS = $(SHIM_CPPFLAGS)
 tests_unit_test_ttrpc_LDADD = libshimttrpc.a libshimpb.a $(PROTOBUFC_LIBS)
+# The shim's runtime options (shim/options.c): the Any and the TOML form.
+check_PROGRAMS += tests/unit/test-shim-options
+TESTS += tests/unit/test-shim-options
+tests_unit_test_shim_options_SOURCES = tests/unit/test_shim_options.c
+tests_unit_test_shim_options_CPPFLAGS = $(SHIM_CPPFLAGS)
+tests_unit_test_shim_options_LDADD = libshimttrpc.a libshimpb.a libberth.a liboci.a $(PROTOBUFC_LIBS) $(JSONC_LIBS) \
+	$(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
 
 # Fuzz targets and their corpus replays (tests/fuzz/README.md).
 include tests/fuzz/local.mk

@@ -28,16 +28,7 @@ setup_file() {
 	export CTD_DIR CTD_SOCK CTD_NS
 	mkdir -p "$CTD_DIR/bin"
 	ln -s "$BERTH_BUILDDIR/containerd-shim-berth-v2" "$CTD_DIR/bin/containerd-shim-berth-v2"
-	# traps: executing runc or berth leaves a line in exec.log
-	for i in runc berth; do
-		cat >"$CTD_DIR/bin/$i" <<-EOF
-			#!/bin/sh
-			echo "$i \$*" >>'$CTD_DIR/exec.log'
-			exec /usr/sbin/runc "\$@"
-		EOF
-		chmod 0755 "$CTD_DIR/bin/$i"
-	done
-	: >"$CTD_DIR/exec.log"
+	make_exec_traps "$CTD_DIR/bin" "$CTD_DIR/exec.log"
 	write_containerd_config debug
 	start_containerd || return 1
 	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
@@ -51,22 +42,8 @@ setup_file() {
 
 teardown_file() {
 	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
-	local i errors=()
-	[ -f "$CTD_DIR/containerd.pid" ] && CTD_PID=$(cat "$CTD_DIR/containerd.pid")
-	if [ -n "${CTD_PID:-}" ]; then
-		stop_containerd || errors+=("containerd $CTD_PID did not exit on SIGTERM")
-	fi
-	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
-		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")
-		umount_under "$CTD_DIR"
-	fi
-	remove_cgroup "$CTD_NS"
 	rmdir "/run/containerd/berth/$CTD_NS" 2>/dev/null || true
-	rm -rf "$CTD_DIR"
-	if [ ${#errors[@]} -gt 0 ]; then
-		printf '# teardown_file: %s\n' "${errors[@]}" >&3
-		return 1
-	fi
+	finish_containerd_suite "$CTD_NS"
 }
 
 setup() {
@@ -81,6 +58,11 @@ setup() {
 teardown() {
 	[ -n "${CTD_DIR:-}" ] && [ -n "${CTD_PID:-}" ] || return 0
 	local errors=() id i st left now
+	# 0. what a test started around containerd
+	if [ -f "$CTD_DIR/cleanup.sh" ]; then
+		bash "$CTD_DIR/cleanup.sh" || errors+=("the test's cleanup.sh failed")
+		rm -f "$CTD_DIR/cleanup.sh"
+	fi
 	# 1. every task killed and deleted, every container deleted
 	for id in $(ctrc task ls -q 2>/dev/null); do
 		ctrc task kill -s SIGKILL "$id" >/dev/null 2>&1 || true
@@ -102,7 +84,7 @@ teardown() {
 	left=$(mounts_under "$CTD_DIR/state")
 	[ -z "$left" ] || errors+=("mounts left: $left")
 	for ((i = 0; i < 30; i++)); do
-		left=$(shim_pids)
+		left=$(berth_shim_pids)
 		[ -z "$left" ] && break
 		sleep 0.1
 	done
@@ -143,16 +125,6 @@ wait_task_status() {
 	fail "task $1: status '$got' after 10 s, expected '$2'"
 }
 
-# shim_pids [ID]: pids of our shim servers for this namespace (and task).
-shim_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "$(cat "$p/comm" 2>/dev/null)" = berth-shim ] || continue
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-namespace $CTD_NS -id ${1:-[^ ]*} " || continue
-		echo "${p#/proc/}"
-	done
-}
-
 # start_sleeper ID [ctr run flags...]: a detached task running `sleep 1000`
 # as a child of a shell that exits 7 on SIGTERM.
 start_sleeper() {
@@ -167,52 +139,48 @@ vmrss_kb() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
+# start_events OUT: `ctr events` into OUT in the background (its pid in
+# $EVENTS_PID); returns once it is subscribed, which a change of the image's
+# labels (/images/update) shows, so no event of the test can come too early.
+start_events() {
+	local i
+	timeout -k 5 120 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$1" 2>&1 3>&- &
+	EVENTS_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		ctrc images label "$IMAGE" "berth-test.probe=$i" >/dev/null
+		grep -q '/images/update' "$1" && return 0
+		sleep 0.1
+	done
+	fail "ctr events showed no /images/update in 10 s"
+}
+
+# wait_events OUT REGEX N: up to 10 s for N lines of OUT matching REGEX
+# (the shims forward exits on their own schedule, after ctr has returned).
+wait_events() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -Eac -- "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 0 # the test's assertions say what is missing
+}
+
+# stop_events: 0.3 s more (a duplicate would show), then ctr events ends.
+stop_events() {
+	sleep 0.3
+	kill "$EVENTS_PID"
+	wait "$EVENTS_PID" 2>/dev/null || true
+}
+
 # write_ttrpc_client: $CTD_DIR/ttrpc_client.py, a minimal ttrpc client of
 # the task service for the tests that go around ctr (call(sock, method,
-# payload) -> the response's fields; field(n, value) encodes one field).
+# payload) -> the response's fields; field(n, value) encodes one field; the
+# wire format from compat/pbwire.py, copied beside it).
 write_ttrpc_client() {
+	cp "$BATS_TEST_DIRNAME/compat/pbwire.py" "$CTD_DIR/pbwire.py"
 	cat >"$CTD_DIR/ttrpc_client.py" <<-'EOF'
 		import json, os, socket, struct, sys, time
-
-		def varint(n):
-		    n &= (1 << 64) - 1
-		    out = b""
-		    while True:
-		        b = n & 0x7F
-		        n >>= 7
-		        if n:
-		            out += bytes([b | 0x80])
-		        else:
-		            return out + bytes([b])
-
-		def field(num, value):
-		    if isinstance(value, bool):
-		        return varint(num << 3) + varint(int(value))
-		    if isinstance(value, str):
-		        value = value.encode()
-		    return varint(num << 3 | 2) + varint(len(value)) + value
-
-		def fields(data):
-		    i, out = 0, {}
-		    while i < len(data):
-		        key, i = read_varint(data, i)
-		        if key & 7 == 0:
-		            v, i = read_varint(data, i)
-		        else:
-		            n, i = read_varint(data, i)
-		            v, i = data[i:i + n], i + n
-		        out[key >> 3] = v
-		    return out
-
-		def read_varint(data, i):
-		    n = shift = 0
-		    while True:
-		        b = data[i]
-		        i += 1
-		        n |= (b & 0x7F) << shift
-		        shift += 7
-		        if not b & 0x80:
-		            return n, i
+		from pbwire import *
 
 		def recv_all(sock, n):
 		    data = b""
@@ -264,7 +232,7 @@ write_ttrpc_client() {
 @test "shim: the server is ours, from a sealed copy; no runc or berth was executed" {
 	start_sleeper s1
 	local pid bundle=$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/s1
-	pid=$(shim_pids s1)
+	pid=$(berth_shim_pids s1)
 	[ -n "$pid" ] || fail "no berth-shim process for s1: $(ps -ef | grep -i shim)"
 	# the container's init is the shim's child (it is a subreaper)
 	assert_equal "$(awk '{print $4}' "/proc/$(task_pid s1)/stat")" "$pid"
@@ -339,15 +307,12 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 }
 
 @test "shim: events come in order, with the exit status" {
-	local ev=$CTD_DIR/events.out evpid
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
-	sleep 0.3
+	local ev=$CTD_DIR/events.out
+	start_events "$ev"
 	run ctr_run --rm "$IMAGE" v1 sh -c 'exit 9'
 	assert_equal "$status" 9
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	wait_events "$ev" '/tasks/(exit|delete) ' 2
+	stop_events
 	run grep -o '/tasks/[a-z-]*' "$ev"
 	assert_output "/tasks/create
 /tasks/start
@@ -374,14 +339,14 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	start_sleeper c1
 	local init shim old
 	init=$(task_pid c1)
-	shim=$(shim_pids c1)
+	shim=$(berth_shim_pids c1)
 	old=$(cat "$CTD_DIR/containerd.pid")
 	kill -TERM "$old"
 	while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
 	start_containerd
 	assert_equal "$(task_status c1)" RUNNING
 	assert_equal "$(task_pid c1)" "$init"
-	assert_equal "$(shim_pids c1)" "$shim"
+	assert_equal "$(berth_shim_pids c1)" "$shim"
 	run ctrc task exec --exec-id e1 c1 echo after restart
 	assert_success
 	assert_output "after restart"
@@ -395,7 +360,7 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	requires_cmd containerd-shim-runc-v2 runc
 	start_sleeper m1
 	local ours runcs pid
-	pid=$(shim_pids m1)
+	pid=$(berth_shim_pids m1)
 	ours=$(vmrss_kb "$pid")
 	run ctrc run --runtime io.containerd.runc.v2 -d "$IMAGE" m2 sleep 1000
 	assert_success
@@ -410,16 +375,13 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 }
 
 @test "shim: a container killed by the OOM killer yields /tasks/oom once, before its exit" {
-	local ev=$CTD_DIR/events.out evpid
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
-	sleep 0.3
+	local ev=$CTD_DIR/events.out
+	start_events "$ev"
 	# 64 MiB into the container's tmpfs against a 20 MiB limit
 	run ctr_run --rm --memory-limit 20971520 "$IMAGE" o1 sh -c 'dd if=/dev/zero of=/dev/shm/x bs=1M count=64'
 	assert_equal "$status" 137
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	wait_events "$ev" '/tasks/(exit|delete) ' 2
+	stop_events
 	run grep -o '/tasks/[a-z-]*' "$ev"
 	assert_output "/tasks/create
 /tasks/start
@@ -438,10 +400,10 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 		start_sleeper "$id" --annotation io.kubernetes.cri.sandbox-id=pod-$$
 	done
 	start_sleeper g4 # another pod (none): a shim of its own
-	shim=$(shim_pids g1)
+	shim=$(berth_shim_pids g1)
 	[ -n "$shim" ] || fail "no berth-shim process for g1: $(ps -ef | grep -i shim)"
 	# one server for the pod, one for g4
-	run shim_pids
+	run berth_shim_pids
 	assert_equal "${#lines[@]}" 2
 	for id in g1 g2 g3; do
 		pid=$(task_pid "$id")
@@ -464,9 +426,12 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	assert_success
 	assert_output "still served"
 	assert_equal "$(task_status g3)" RUNNING
-	# a new container of the pod joins the running shim
+	# a new container of the pod joins the running shim, whose log still
+	# reaches containerd (g1's log fifo is gone: g2's or g3's took over)
 	start_sleeper g5 --annotation io.kubernetes.cri.sandbox-id=pod-$$
 	assert_equal "$(awk '{print $4}' "/proc/$(task_pid g5)/stat")" "$shim"
+	run grep -c 'msg="created container g5, init pid' "$CTD_DIR/containerd.log"
+	assert_output 1
 }
 
 @test "shim: State of one container is answered while the same shim creates others" {
@@ -492,7 +457,7 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	echo "# slowest ctr task ls during the creates: $((worst / 1000000)) ms" >&3
 	((worst < 2000000000)) || fail "State took $((worst / 1000000)) ms during the creates"
 	for i in 2 3 4 5 6; do
-		assert_equal "$(awk '{print $4}' "/proc/$(task_pid "q$i")/stat")" "$(shim_pids q1)"
+		assert_equal "$(awk '{print $4}' "/proc/$(task_pid "q$i")/stat")" "$(berth_shim_pids q1)"
 	done
 }
 
@@ -507,10 +472,8 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 }
 
 @test "shim: execs die with init, in a pid namespace of their own or the host's; one exit each" {
-	local ev=$CTD_DIR/events-p.out evpid id left pids
-	# not through ctrc: killing a backgrounded function leaves its ctr behind
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
+	local ev=$CTD_DIR/events-p.out id left pids
+	start_events "$ev"
 	start_sleeper p1
 	start_sleeper p2 --with-ns "pid:/proc/$$/ns/pid"
 	for id in p1 p2; do
@@ -544,9 +507,8 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 		sleep 0.1
 	done
 	[ -z "$left" ] || fail "processes of p2 left after its init exited: $left"
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	wait_events "$ev" '/tasks/exit ' 4
+	stop_events
 	for id in p1 p2; do
 		run grep -c "/tasks/exit .*\"id\":\"e-$id\"" "$ev"
 		assert_output 1
@@ -691,7 +653,7 @@ sh -c trap \"exit 7\" TERM; echo started; sleep 1000 & wait "
 	assert_output --regexp "^unix://$CTD_DIR/sockets/[0-9a-f]{32}$"
 	out=$output
 	assert_equal "$(cat "$bundle/address")" "$out"
-	pid=$(shim_pids bs1)
+	pid=$(berth_shim_pids bs1)
 	[ -n "$pid" ] || fail "no server for bs1"
 	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- " -debug serve" || fail "DEBUG level not passed on"
 	run python3 -c "from ttrpc_client import *
@@ -712,7 +674,7 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 	cd "$CTD_DIR"
 	assert_success
 	assert_output --regexp "^unix:///run/containerd/s/[0-9a-f]{32}$"
-	pid=$(shim_pids bs1)
+	pid=$(berth_shim_pids bs1)
 	run python3 -c "from ttrpc_client import *
 s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect('${output#unix://}')
 call(s, 'Shutdown', field(1, 'bs1'))"
@@ -720,10 +682,8 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 }
 
 @test "shim: ten containers at once, five of them in one pod's shim; every exit reported once" {
-	local ev=$CTD_DIR/events-m.out evpid i st pids=() ann
-	timeout -k 5 120 ctr -a "$CTD_SOCK" -n "$CTD_NS" events >"$ev" 2>&1 3>&- &
-	evpid=$!
-	sleep 0.3
+	local ev=$CTD_DIR/events-m.out i st pids=() ann
+	start_events "$ev"
 	for ((i = 1; i <= 10; i++)); do
 		ann=()
 		((i % 2)) && ann=(--annotation "io.kubernetes.cri.sandbox-id=many-$$")
@@ -737,9 +697,11 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 		assert_equal "$st" $((i + 10))
 		assert_equal "$(cat "$CTD_DIR/m$i.out")" "out $i"
 	done
-	sleep 0.5
-	kill "$evpid"
-	wait "$evpid" 2>/dev/null || true
+	# each shim forwards its exits on its own; containerd publishes the
+	# deletes as ctr removes the tasks
+	wait_events "$ev" '/tasks/exit .*"container_id":"m[0-9]+"' 10
+	wait_events "$ev" '/tasks/delete .*"container_id":"m[0-9]+"' 10
+	stop_events
 	for ((i = 1; i <= 10; i++)); do
 		run grep -ac "/tasks/exit .*\"container_id\":\"m$i\"" "$ev"
 		assert_output 1
@@ -762,10 +724,172 @@ call(s, 'Shutdown', field(1, 'bs1'))"
 	# 5 s for it while the shim read a pipe nobody would close)
 	((t1 - t0 < 4000000000)) || fail "ctr run took $(((t1 - t0) / 1000000)) ms to fail"
 	for ((i = 0; i < 30; i++)); do
-		[ -z "$(shim_pids fc1)" ] && break
+		[ -z "$(berth_shim_pids fc1)" ] && break
 		sleep 0.1
 	done
-	[ -z "$(shim_pids fc1)" ] || fail "the shim of fc1 is still running"
+	[ -z "$(berth_shim_pids fc1)" ] || fail "the shim of fc1 is still running"
 	run ctrc containers delete fc1
 	assert_success
+}
+
+@test "shim: runc Options on the task API: Root, NoPivotRoot, NoNewKeyring, IoUid/IoGid, ShimCgroup" {
+	local shim cg=berth-shimcg-$$ d out pid1 pid2 st strace_pid i
+	requires_cmd python3 strace
+	write_ttrpc_client
+	# two bundles of our own (no containerd task): ob1 with options, ob2 without
+	for d in ob1 ob2; do
+		mkdir -p "$CTD_DIR/$d"
+		build_rootfs "$CTD_DIR/$d/rootfs"
+		(cd "$CTD_DIR/$d" && "$BERTH_BIN" spec)
+		jq --arg cg "/$CTD_NS/$d" '.process.terminal = false | .process.args = ["sleep", "1000"] |
+			.root.readonly = false | .linux.cgroupsPath = $cg' "$CTD_DIR/$d/config.json" >"$CTD_DIR/$d/c.json"
+		mv "$CTD_DIR/$d/c.json" "$CTD_DIR/$d/config.json"
+		mkfifo "$CTD_DIR/fifo/$d-out" "$CTD_DIR/fifo/$d-err"
+	done
+	# ShimCgroup: the cgroup must exist (the runc shim does not create it either)
+	for d in /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do
+		[ -d "$d" ] && mkdir "$d/$cg"
+	done
+	cat >"$CTD_DIR/cleanup.sh" <<-EOF
+		for id in ob1 ob2; do
+			'$BERTH_BIN' --root '$CTD_DIR/ob-root/$CTD_NS' delete --force \$id 2>/dev/null
+			'$BERTH_BIN' --root '/run/containerd/berth/$CTD_NS' delete --force \$id 2>/dev/null
+		done
+		for p in \$(ps -eo pid=,comm= | awk '\$2 == "berth-shim" {print \$1}'); do
+			tr '\0' ' ' </proc/\$p/cmdline | grep -q -- '-id ob1 -address $CTD_SOCK ' && kill -KILL \$p
+		done
+		sleep 0.2
+		rmdir /sys/fs/cgroup/memory/$cg /sys/fs/cgroup/unified/$cg 2>/dev/null
+		true
+	EOF
+	cat >"$CTD_DIR/options.py" <<-'EOF'
+		from ttrpc_client import *
+
+		# options.py shim_cgroup PATH: a runc Options Any with ShimCgroup
+		# options.py create ADDRESS ID BUNDLE [ROOT]: Create (with every other
+		#   runc option when ROOT is given) and Start; prints the init's pid
+		# options.py stop ADDRESS ID: Kill, Wait, Delete (Shutdown for ob1)
+		def runc_options(opts):
+		    return field(1, "containerd.runc.v1.Options") + field(2, opts)
+
+		cmd = sys.argv[1]
+		if cmd == "shim_cgroup":
+		    sys.stdout.buffer.write(runc_options(field(3, sys.argv[2])))
+		    sys.exit(0)
+		sock = socket.socket(socket.AF_UNIX)
+		sock.settimeout(30)
+		sock.connect(sys.argv[2][len("unix://"):])
+		cid = sys.argv[3]
+		if cmd == "create":
+		    req = field(1, cid) + field(2, sys.argv[4]) + field(6, "%s/fifo/%s-out" % (os.path.dirname(sys.argv[4]), cid))
+		    req += field(7, "%s/fifo/%s-err" % (os.path.dirname(sys.argv[4]), cid))
+		    if len(sys.argv) > 5:
+		        opts = field(1, True) + field(2, True) + field(4, 1000) + field(5, 1001) + field(7, sys.argv[5])
+		        req += field(10, runc_options(opts))
+		    call(sock, "Create", req)
+		    print(call(sock, "Start", field(1, cid)).get(1, 0))
+		else:
+		    call(sock, "Kill", field(1, cid) + field(3, 9))
+		    print("exit status", call(sock, "Wait", field(1, cid)).get(1, 0))
+		    call(sock, "Delete", field(1, cid))
+		    if cid == "ob1":
+		        call(sock, "Shutdown", field(1, cid))
+	EOF
+
+	# 1. start: a ShimCgroup that does not exist is refused, with its name
+	cd "$CTD_DIR/ob1"
+	run sh -c "python3 '$CTD_DIR/options.py' shim_cgroup /nonexistent-$$ |
+		TTRPC_ADDRESS='$CTD_SOCK.ttrpc' '$BERTH_BUILDDIR/containerd-shim-berth-v2' -namespace '$CTD_NS' -address '$CTD_SOCK' -id ob1 start"
+	assert_failure
+	assert_output --partial "shim cgroup \`/nonexistent-$$\`: no such cgroup"
+	[ -z "$(berth_shim_pids ob1)" ] || fail "a server was left after the failed start"
+	[ ! -e "$CTD_DIR/ob1/address" ] || fail "the failed start wrote an address"
+	# ... one that exists takes the server in
+	run sh -c "python3 '$CTD_DIR/options.py' shim_cgroup /$cg |
+		TTRPC_ADDRESS='$CTD_SOCK.ttrpc' '$BERTH_BUILDDIR/containerd-shim-berth-v2' -namespace '$CTD_NS' -address '$CTD_SOCK' -id ob1 start"
+	cd "$CTD_DIR"
+	assert_success
+	out=$output
+	shim=$(berth_shim_pids ob1)
+	[ -n "$shim" ] || fail "no server for ob1"
+	run cat "/proc/$shim/cgroup"
+	assert_line --regexp "^[0-9]+:memory:/$cg\$"
+	[ ! -d /sys/fs/cgroup/unified ] || assert_line "0::/$cg"
+
+	# 2. Create and Start of ob1 with the options and of ob2 without, under
+	# strace: pivot_root for ob2, MS_MOVE and chroot for ob1
+	strace -f -qq -e trace=pivot_root,chroot -o "$CTD_DIR/strace.out" -p "$shim" 2>"$CTD_DIR/strace.err" &
+	strace_pid=$!
+	for ((i = 0; i < 50; i++)); do
+		[ "$(awk '/^TracerPid/ {print $2}' "/proc/$shim/status")" = "$strace_pid" ] && break
+		sleep 0.1
+	done
+	run python3 "$CTD_DIR/options.py" create "$out" ob1 "$CTD_DIR/ob1" "$CTD_DIR/ob-root"
+	assert_success
+	pid1=$output
+	run python3 "$CTD_DIR/options.py" create "$out" ob2 "$CTD_DIR/ob2"
+	assert_success
+	pid2=$output
+	kill -INT "$strace_pid"
+	wait "$strace_pid" || true
+	run grep -c 'chroot(".")' "$CTD_DIR/strace.out"
+	assert_output 1
+	run grep -c 'pivot_root(".", ".")' "$CTD_DIR/strace.out"
+	assert_output 1
+	run grep -E 'pivot_root|chroot' "$CTD_DIR/strace.out"
+	assert_line --index 0 --partial 'chroot(".")'
+	assert_line --index 1 --partial 'pivot_root(".", ".")'
+
+	# 3. Root: berth's state of ob1 under it, of ob2 under the default
+	[ -d "$CTD_DIR/ob-root/$CTD_NS/ob1" ] || fail "no state of ob1 under the Root option"
+	[ -d "/run/containerd/berth/$CTD_NS/ob2" ] || fail "no state of ob2 under the default root"
+	# 4. IoUid/IoGid: the stdout and stderr pipes of ob1 belong to 1000:1001,
+	# ob2's to root; stdin (/dev/null) is nobody's to change
+	assert_equal "$(stat -L -c %u:%g "/proc/$pid1/fd/1" "/proc/$pid1/fd/2")" "1000:1001
+1000:1001"
+	assert_equal "$(stat -L -c %F "/proc/$pid1/fd/1")" fifo
+	assert_equal "$(stat -L -c %u:%g "/proc/$pid2/fd/1" "/proc/$pid2/fd/2")" "0:0
+0:0"
+	# 5. NoNewKeyring: ob2 has a session keyring of its own, ob1 none
+	run grep -c ' _ses\.ob2: ' /proc/keys
+	assert_output 1
+	run grep -c ' _ses\.ob1: ' /proc/keys
+	assert_output 0
+
+	# 6. both go; the server exits with the last
+	for d in ob2 ob1; do
+		run python3 "$CTD_DIR/options.py" stop "$out" "$d"
+		assert_success
+		assert_output "exit status 137"
+	done
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$shim" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$shim" 2>/dev/null || fail "the server did not exit"
+	[ ! -e "$CTD_DIR/ob-root/$CTD_NS/ob1" ] || fail "berth state of ob1 left"
+	rmdir "/sys/fs/cgroup/memory/$cg"
+	[ ! -d /sys/fs/cgroup/unified ] || rmdir "/sys/fs/cgroup/unified/$cg"
+}
+
+@test "shim: ctr run --runtime-config-path: the options file is read; a bad one is refused, naming its line" {
+	local cfg=$CTD_DIR/shim-options.toml
+	# ctr sends runtimeoptions{config_path} for runtimes other than runc's
+	printf '# options of the berth shim\nRoot = "%s"\nNoNewKeyring = true\n' "$CTD_DIR/cfg-root" >"$cfg"
+	start_sleeper rc1 --runtime-config-path "$cfg"
+	[ -d "$CTD_DIR/cfg-root/$CTD_NS/rc1" ] || fail "no berth state of rc1 under the file's Root"
+	run grep -c ' _ses\.rc1: ' /proc/keys
+	assert_output 0
+	run ctrc task kill -s SIGKILL rc1
+	assert_success
+	wait_task_status rc1 STOPPED
+	run ctrc task delete rc1
+	assert_success
+	[ ! -e "$CTD_DIR/cfg-root/$CTD_NS/rc1" ] || fail "berth state of rc1 left under the file's Root"
+	# a bad file: start refuses it, and containerd says why
+	printf 'Root = "/x"\nBogus = 1\n' >"$CTD_DIR/bad.toml"
+	run ctr_run --rm --runtime-config-path "$CTD_DIR/bad.toml" "$IMAGE" rc2 true
+	assert_failure
+	assert_output --partial "\`$CTD_DIR/bad.toml\`:2: unknown key \`Bogus\`"
+	[ -z "$(berth_shim_pids rc2)" ] || fail "a server was left for rc2"
 }

@@ -8,9 +8,10 @@
 #   load compat_helpers (from tests/integration/compat/)
 #
 # What is here:
-# - make_busybox_oci_archive OUT NAME TAG: an OCI image archive (an image
-#   layout in a tar) with one uncompressed layer, the busybox root filesystem
-#   of build_rootfs (helpers.bash), built on the spot: no registry needed.
+# - make_busybox_oci_archive OUT NAME TAG [CMD_JSON]: an OCI image archive (an
+#   image layout in a tar) with one uncompressed layer, the busybox root
+#   filesystem of build_rootfs (helpers.bash), built on the spot: no registry
+#   needed.
 # - make_logging_runtime OUT LOG: a script that appends its argv to LOG and
 #   execs berth, given to the engines as their runtime so a test can prove that
 #   the engine ran berth, and with what arguments.
@@ -42,12 +43,13 @@ oci_blob() {
 	echo "$digest $size"
 }
 
-# make_busybox_oci_archive OUT NAME TAG: write an OCI archive to OUT holding
-# one image, NAME:TAG (NAME a full reference such as docker.io/berth/busybox).
-# The image's config runs /bin/sh with PATH set; its rootfs is build_rootfs's
-# (busybox applets, berth-probe, /etc/passwd with root and user 1000).
+# make_busybox_oci_archive OUT NAME TAG [CMD_JSON]: write an OCI archive to OUT
+# holding one image, NAME:TAG (NAME a full reference such as
+# docker.io/berth/busybox). The image's config runs CMD_JSON (a JSON array,
+# default ["/bin/sh"]) with PATH set; its rootfs is build_rootfs's (busybox
+# applets, berth-probe, /etc/passwd with root and user 1000).
 make_busybox_oci_archive() {
-	local out=$1 name=$2 tag=$3 work layout layer config manifest
+	local out=$1 name=$2 tag=$3 cmd=${4:-'["/bin/sh"]'} work layout layer config manifest
 	local layer_digest layer_size diff_id config_digest config_size manifest_digest manifest_size
 	work=$(mktemp -d /tmp/berth-oci.XXXXXX)
 	layout=$work/layout
@@ -63,12 +65,12 @@ make_busybox_oci_archive() {
 
 	# 2. the image config
 	config=$work/config.json
-	jq -cn --arg diff "sha256:$diff_id" '{
+	jq -cn --arg diff "sha256:$diff_id" --argjson cmd "$cmd" '{
 		architecture: "amd64", os: "linux",
 		created: "1970-01-01T00:00:00Z",
 		config: {
 			Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-			Cmd: ["/bin/sh"], WorkingDir: "/"
+			Cmd: $cmd, WorkingDir: "/"
 		},
 		rootfs: {type: "layers", diff_ids: [$diff]},
 		history: [{created: "1970-01-01T00:00:00Z", created_by: "berth tests: busybox-static"}]
@@ -215,4 +217,55 @@ stop_containerd() {
 	fi
 	wait "$CTD_PID" 2>/dev/null || true
 	return $rc
+}
+
+# make_exec_traps DIR LOG: DIR/runc and DIR/berth, scripts that append a
+# line "NAME ARGS" to LOG and exec /usr/sbin/runc. First on containerd's
+# PATH, they prove that containerd-shim-berth-v2 executes neither (it links
+# libberth): LOG stays empty.
+make_exec_traps() {
+	local dir=$1 log=$2 i
+	for i in runc berth; do
+		cat >"$dir/$i" <<-EOF
+			#!/bin/sh
+			echo "$i \$*" >>'$log'
+			exec /usr/sbin/runc "\$@"
+		EOF
+		chmod 0755 "$dir/$i"
+	done
+	: >"$log"
+}
+
+# berth_shim_pids [ID]: pids of the containerd-shim-berth-v2 servers (named
+# berth-shim) of the containerd on $CTD_SOCK (serving container ID).
+berth_shim_pids() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = berth-shim ] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-id ${1:-[^ ]*} -address $CTD_SOCK " || continue
+		echo "${p#/proc/}"
+	done
+}
+
+# finish_containerd_suite CGROUP: the end of a suite with a containerd of
+# its own: containerd stopped (stop_containerd, its pid from
+# $CTD_DIR/containerd.pid), nothing left mounted under $CTD_DIR, the cgroup
+# CGROUP removed, $CTD_DIR removed. Returns 1, saying why on fd 3, when
+# something had to be cleaned up by force.
+finish_containerd_suite() {
+	local errors=()
+	[ -f "$CTD_DIR/containerd.pid" ] && CTD_PID=$(cat "$CTD_DIR/containerd.pid")
+	if [ -n "${CTD_PID:-}" ]; then
+		stop_containerd || errors+=("containerd $CTD_PID did not exit on SIGTERM")
+	fi
+	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
+		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")
+		umount_under "$CTD_DIR"
+	fi
+	remove_cgroup "$1"
+	rm -rf "$CTD_DIR"
+	if [ ${#errors[@]} -gt 0 ]; then
+		printf '# teardown_file: %s\n' "${errors[@]}" >&3
+		return 1
+	fi
 }
