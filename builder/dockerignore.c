@@ -137,7 +137,7 @@ static bool glob(const char *p, const char *s)
 		case '\\':
 			if (p[1] != '\0')
 				p++;
-			/* fall through */
+			__attribute__((fallthrough));
 		default:
 			if (*p != *s)
 				return false;
