@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,25 @@ static int fsync_dir(int dirfd, const char *path, berth_error_t *err)
 	if (fsync(dirfd) < 0)
 		return berth_error_sys(err, errno, "fsync `%s`", path);
 	return 0;
+}
+
+/* index.json changes (read, change, write back) hold an exclusive flock of
+ * the layout directory, taken on a fresh open so that writers in this
+ * process and in others wait for each other.  Returns the fd to close. */
+static int lock_index(struct oci_layout *l, berth_error_t *err)
+{
+	int fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return berth_error_sys(err, errno, "lock `%s`", l->path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int saved = errno;
+			close(fd);
+			return berth_error_sys(err, saved, "lock `%s`", l->path);
+		}
+	}
+	return fd;
 }
 
 /* Writes a document of the layout atomically: temporary file, optional
@@ -118,6 +138,12 @@ static int check_index_file(struct oci_layout *l, bool create, berth_error_t *er
 	if (!create)
 		return berth_error_set(err, BERTH_ERR_NOT_FOUND, 0,
 		                       "`%s` is not an OCI image layout: no index.json", l->path);
+	/* another creator may have written it (and tagged) meanwhile */
+	cleanup_close int lock = lock_index(l, err);
+	if (lock < 0)
+		return -1;
+	if (fstatat(l->dirfd, "index.json", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
 	struct oci_image_index empty = {.schema_version = 2, .media_type = (char *)OCI_MEDIA_TYPE_INDEX};
 	return oci_layout_write_index(l, &empty, err);
 }
@@ -516,6 +542,9 @@ int oci_layout_tag(struct oci_layout *layout, const char *tag, const struct oci_
 		return berth_error_invalid(err,
 		                           "tag `%s`: media type `%s` is neither a manifest nor an index",
 		                           tag, desc->media_type != NULL ? desc->media_type : "");
+	cleanup_close int lock = lock_index(layout, err);
+	if (lock < 0)
+		return berth_error_prefix(err, "tag `%s`", tag);
 	if (oci_layout_read_index(layout, &index, err) < 0)
 		return berth_error_prefix(err, "tag `%s`", tag);
 	remove_tag(index, tag, &removed);
@@ -528,11 +557,26 @@ int oci_layout_tag(struct oci_layout *layout, const char *tag, const struct oci_
 	return oci_layout_write_index(layout, index, err);
 }
 
+int oci_layout_add(struct oci_layout *layout, const struct oci_descriptor *desc, berth_error_t *err)
+{
+	cleanup_oci_image_index struct oci_image_index *index = NULL;
+	cleanup_close int lock = lock_index(layout, err);
+
+	if (lock < 0)
+		return -1;
+	if (oci_layout_read_index(layout, &index, err) < 0 || oci_image_index_append(index, desc, err) < 0)
+		return berth_error_prefix(err, "add %s to `%s/index.json`", desc->digest, layout->path);
+	return oci_layout_write_index(layout, index, err);
+}
+
 int oci_layout_untag(struct oci_layout *layout, const char *tag, berth_error_t *err)
 {
 	cleanup_oci_image_index struct oci_image_index *index = NULL;
 	size_t removed = 0;
 
+	cleanup_close int lock = lock_index(layout, err);
+	if (lock < 0)
+		return berth_error_prefix(err, "untag `%s`", tag);
 	if (oci_layout_read_index(layout, &index, err) < 0)
 		return berth_error_prefix(err, "untag `%s`", tag);
 	remove_tag(index, tag, &removed);
