@@ -28,7 +28,8 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/exec.bats \
 	tests/integration/cgroups.bats \
 	tests/integration/unpack.bats \
-	tests/integration/build.bats
+	tests/integration/build.bats \
+	tests/integration/build_faults.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run
