@@ -86,6 +86,17 @@ build() {
 	timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" "$@"
 }
 
+# start_build LOG ARGS...: berth-build in the background, its own pid in
+# BUILD_PID (env execs it: the signals of the test reach it), with SIGINT
+# not ignored (as a shell without job control would leave it), as a ^C
+# from a terminal finds it.
+start_build() {
+	local log=$1
+	shift
+	env --default-signal=INT "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" "$@" >"$log" 2>&1 &
+	BUILD_PID=$!
+}
+
 # wait_cleanup CACHE: the reaper of a killed build holds the cache's lock
 # until it has cleaned up; take the lock once to wait for it.
 wait_cleanup() {
@@ -211,11 +222,12 @@ interrupted() {
 	n=0
 	for d in "$@"; do
 		n=$((n + 1))
-		build --cache-dir "$CACHE" --output "type=oci,dest=$OUT" -t "app:$n" "$CTX" >"$TEST_DIR/killed.log" 2>&1 &
+		start_build "$TEST_DIR/killed.log" --cache-dir "$CACHE" --output "type=oci,dest=$OUT" -t "app:$n" "$CTX"
 		sleep "$d"
-		kill -s "$sig" $! 2>/dev/null || true
+		kill -s "$sig" "$BUILD_PID" 2>/dev/null || true
 		rc=0
-		wait $! || rc=$?
+		wait "$BUILD_PID" || rc=$?
+		BUILD_PID=
 		wait_cleanup "$CACHE"
 		local left
 		left=$(leftovers)
@@ -259,9 +271,8 @@ $sig"
 		COPY --from=a /bin/sh /a
 		COPY --from=b /bin/sh /b
 	EOF
-	build --cache-dir "$CACHE" --output "type=oci,dest=$OUT" "$CTX" >"$TEST_DIR/killed.log" 2>&1 &
-	local pid=$! w
-	BUILD_PID=$pid
+	start_build "$TEST_DIR/killed.log" --cache-dir "$CACHE" --output "type=oci,dest=$OUT" "$CTX"
+	local pid=$BUILD_PID w
 	for ((w = 0; w < 100; w++)); do
 		[ "$(pgrep -f "sleep 30; true # $TOKEN" | wc -l)" -ge 2 ] && break
 		sleep 0.1
