@@ -113,6 +113,11 @@ tests_unit_test_image_spec_SOURCES = tests/unit/test_image_spec.c
 tests_unit_test_image_spec_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 tests_unit_test_layout_SOURCES = tests/unit/test_layout.c
 tests_unit_test_layout_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+# Unit test: several processes writing one layout at once (oci-spec/layout.c's index lock).
+check_PROGRAMS += tests/unit/test-layout-concurrent
+TESTS += tests/unit/test-layout-concurrent
+tests_unit_test_layout_concurrent_SOURCES = tests/unit/test_layout_concurrent.c
+tests_unit_test_layout_concurrent_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 
 # Unit tests: the shim's ttrpc framing and protobuf messages (shim/ttrpc.c,
 # shim/proto).
