@@ -93,6 +93,9 @@ BERTH_COMPAT_TESTS = \
 	tests/integration/compat/podman.bats
 TESTS += $(BERTH_COMPAT_TESTS)
 EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat/compat_helpers.bash
+# The shim killed, containerd killed (tests/integration/shim_faults.bats).
+TESTS += tests/integration/shim_faults.bats
+EXTRA_DIST += tests/integration/shim_faults.bats
 
 # Layers: apply and diff (oci-spec/layer*.c); the layer-apply driver of
 # tests/integration/layers.bats (compared with umoci unpack).
