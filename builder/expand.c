@@ -105,6 +105,10 @@ int expand_vars_copy(struct expand_vars *dst, const struct expand_vars *src, ber
 
 /* ---- growable strings and word lists ------------------------------------ */
 
+/* The longest result of ${VAR/p/r} (far beyond any argument the kernel
+ * passes to exec: 128 KiB). */
+#define EXPAND_RESULT_MAX (1 << 20)
+
 struct buf {
 	char *s;
 	size_t len, cap;
@@ -664,6 +668,13 @@ static int replace(struct sw *sw, const char *value, const char *pat, const char
 		buf_addn(out, value + last_end, s - last_end);
 		if (e > last_end || s == 0)
 			buf_adds(out, repl);
+		/* each match adds repl: nested substitutions grow the result
+		 * exponentially (found by fuzz-expand) */
+		if (out->len > EXPAND_RESULT_MAX) {
+			fail(sw, "substitution result longer than %d bytes", EXPAND_RESULT_MAX);
+			free(p.t);
+			return -1;
+		}
 		last_end = e;
 		size_t width = search < n ? rune_len(value + search, n - search) : 0;
 		if (search + width > e)
