@@ -1,13 +1,18 @@
 /* Unit test: writers of one OCI layout in several processes at once (what
  * builds sharing an output layout do): no entry of index.json is lost, the
  * file always parses, and no temporary file is left.  Each process opens
- * the layout itself, as a separate program would. */
+ * the layout itself, as a separate program would.  And what killed writers
+ * leave (temporary blobs, temporary index.json copies) is removed by the
+ * next writer, but not a blob another writer is still writing. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../tap.h"
@@ -106,6 +111,71 @@ static void run_writers(const char *dir, bool create, int tags)
 	ok(stray == 0, "no temporary file is left (%d)", stray);
 }
 
+/* A file `name` under dir, its times `age` seconds in the past. */
+static int make_old(const char *dir, const char *name, int age)
+{
+	char path[512];
+	struct timespec t[2];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec -= age;
+	t[1] = t[0];
+	futimens(fd, t);
+	return fd;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void test_stale_temps(const char *dir)
+{
+	struct oci_layout_options lo = {.size = sizeof(lo), .create = true};
+	struct oci_layout *l = NULL;
+	berth_error_t err = NULL;
+	char blobs[512];
+	int fd, held;
+
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", dir);
+	ok(oci_layout_open(dir, &lo, &l, &err) == 0, "a layout");
+	oci_layout_close(l);
+	fs_mkdir_p(blobs, 0755, &err);
+	/* a killed writer's blob and index.json copies: old, held by nobody */
+	close(make_old(blobs, ".tmp-blob-dead", 600));
+	close(make_old(dir, ".tmp-index.json-dead", 600));
+	close(make_old(dir, "index.json.tmp-4242", 600));
+	/* a live writer's blob: held (as the writer holds it), and one just made */
+	held = make_old(blobs, ".tmp-blob-held", 600);
+	flock(held, LOCK_EX);
+	fd = make_old(blobs, ".tmp-blob-fresh", 0);
+	close(fd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* another process opens the layout to write, as the next build does */
+		struct oci_layout *l2 = NULL;
+		berth_error_t e = NULL;
+		_exit(oci_layout_open(dir, &lo, &l2, &e) == 0 ? 0 : 1);
+	}
+	int st = 1;
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the next writer opens the layout");
+	ok(!exists(blobs, ".tmp-blob-dead"), "a killed writer's temporary blob is removed");
+	ok(!exists(dir, ".tmp-index.json-dead") && !exists(dir, "index.json.tmp-4242"),
+	   "a killed writer's temporary index.json copies are removed");
+	ok(exists(blobs, ".tmp-blob-held"), "a blob another writer holds stays");
+	ok(exists(blobs, ".tmp-blob-fresh"), "a blob just created stays");
+	close(held);
+	berth_error_free(&err);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/berth-layout-concurrent.XXXXXX";
@@ -127,6 +197,8 @@ int main(void)
 	ok(oci_layout_open(dir, &lo, &l, &err) == 0, "a layout");
 	oci_layout_close(l);
 	run_writers(dir, false, TAGS);
+	snprintf(dir, sizeof(dir), "%s/stale", tmpl);
+	test_stale_temps(dir);
 	fs_remove_tree_at(AT_FDCWD, tmpl, &err);
 	berth_error_free(&err);
 	return tap_done();
