@@ -99,6 +99,10 @@ static bool glob_step(struct glob_memo *m, const char *p, const char *s)
 		case '*':
 			if (p[1] == '*') {
 				p += 2;
+				/* (.*\/)? twice is (.*\/)? once: a long run of
+				 * stars costs one (found by fuzz-dockerignore) */
+				while (p[0] == '*' && p[1] == '*')
+					p += 2;
 				if (*p == '/') {
 					p++;
 					/* (.*\/)?: nothing, or anything that ends with a slash */

@@ -105,9 +105,10 @@ int expand_vars_copy(struct expand_vars *dst, const struct expand_vars *src, ber
 
 /* ---- growable strings and word lists ------------------------------------ */
 
-/* The longest result of ${VAR/p/r} (far beyond any argument the kernel
- * passes to exec: 128 KiB). */
-#define EXPAND_RESULT_MAX (1 << 20)
+/* The longest result of ${VAR/p/r}: half the longest argument the kernel
+ * passes to exec (128 KiB); more only makes the matching, which is
+ * quadratic or worse in the value's length, take minutes. */
+#define EXPAND_RESULT_MAX (1 << 16)
 
 struct buf {
 	char *s;
