@@ -32,6 +32,7 @@
 #include "archive_read.h"
 #include "build_int.h"
 #include "fsops.h"
+#include "reaper.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -822,6 +823,7 @@ static void __attribute__((noreturn)) stage_child(struct builder *b, size_t i)
 	char name[16];
 	snprintf(name, sizeof(name), "berth:[stage%zu]", i);
 	prctl(PR_SET_NAME, name);
+	reaper_follow_parent();
 	b->counter = (unsigned)(i + 1) * 1000000u;
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		berth_error_sys(&err, errno, "stage %zu: a mount namespace", i);
@@ -956,12 +958,8 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 		goto out;
 	snprintf(res->manifest_digest, sizeof(res->manifest_digest), "%s", mdesc.digest);
 	snprintf(res->config_digest, sizeof(res->config_digest), "%s", m.config.digest);
-	if (b->o->tags == NULL || b->o->tags[0] == NULL) {
-		cleanup_oci_image_index struct oci_image_index *idx = NULL;
-		if (oci_layout_read_index(out, &idx, err) < 0 ||
-		    oci_image_index_append(idx, &mdesc, err) < 0 || oci_layout_write_index(out, idx, err) < 0)
-			goto out;
-	}
+	if ((b->o->tags == NULL || b->o->tags[0] == NULL) && oci_layout_add(out, &mdesc, err) < 0)
+		goto out;
 	for (size_t i = 0; b->o->tags != NULL && b->o->tags[i] != NULL; i++)
 		if (oci_layout_tag(out, b->o->tags[i], &mdesc, err) < 0)
 			goto out;
@@ -1030,6 +1028,9 @@ static int setup_dirs(struct builder *b, berth_error_t *err)
 		berth_error_t e = NULL;
 		if (strncmp(de->d_name, "b.", 2) != 0 || asprintf(&stale, "%s/%s", tmpdir, de->d_name) < 0)
 			continue;
+		cleanup_free char *stale_state = NULL;
+		if (asprintf(&stale_state, "%s/state", stale) >= 0) /* its RUN containers, if any live */
+			reaper_delete_containers(stale_state);
 		if (fsops_remove(stale, &e) < 0)
 			berth_error_free(&e);
 	}
@@ -1129,6 +1130,15 @@ static void teardown(struct builder *b)
 	free(b->cache);
 	free(b->tmp);
 	free(b->empty);
+	reaper_stop(b->reaper); /* last: until here, a kill still leaves nothing */
+}
+
+static int start_reaper(struct builder *b, berth_error_t *err)
+{
+	cleanup_free char *state = NULL;
+	if (asprintf(&state, "%s/state", b->tmp) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "reaper");
+	return reaper_start(state, b->cache_owned ? b->cache : b->tmp, &b->reaper, err);
 }
 
 int build_run(const struct build_options *o, struct build_result *res, berth_error_t *err)
@@ -1161,8 +1171,8 @@ int build_run(const struct build_options *o, struct build_result *res, berth_err
 		berth_error_sys(err, errno, "context `%s`", o->context);
 		goto out;
 	}
-	/* 2. directories, the build contexts */
-	if (setup_dirs(&b, err) < 0)
+	/* 2. directories, the reaper, the build contexts */
+	if (setup_dirs(&b, err) < 0 || start_reaper(&b, err) < 0)
 		goto out;
 	for (size_t i = 0; o->contexts != NULL && o->contexts[i] != NULL; i++)
 		if (open_context(&b, o->contexts[i], err) < 0)

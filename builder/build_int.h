@@ -52,6 +52,7 @@ struct builder {
 	bool has_di;
 	int ctx_fd;
 	int lock_fd;      /* flock of <cache>/lock, held for the build */
+	pid_t reaper;     /* cleans up should this build be killed (reaper.h) */
 	char *cache;      /* the cache directory */
 	bool cache_owned; /* a temporary one (--no-cache): removed at the end */
 	char *tmp;        /* this build's directory (inside cache/tmp) */

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,8 +65,32 @@ char *dockerignore_clean(const char *path)
 
 enum { EXACT, PREFIX, SUFFIX, GLOB };
 
+/* The states (pattern offset, path offset) known not to match: each `*`
+ * and `**` tries many, and without this a pattern of many stars takes
+ * exponential time (found by fuzz-dockerignore). */
+struct glob_memo {
+	const char *p0, *s0;
+	size_t ls;
+	uint8_t *failed; /* bits; NULL: no memo */
+};
+
+static bool glob_step(struct glob_memo *m, const char *p, const char *s);
+
 /* Whether the glob p (patternmatcher's regexp, read directly) matches all of s. */
-static bool glob(const char *p, const char *s)
+static bool glob(struct glob_memo *m, const char *p, const char *s)
+{
+	size_t k = (size_t)(p - m->p0) * (m->ls + 1) + (size_t)(s - m->s0);
+
+	if (m->failed != NULL && (m->failed[k / 8] >> (k % 8) & 1))
+		return false;
+	if (glob_step(m, p, s))
+		return true;
+	if (m->failed != NULL)
+		m->failed[k / 8] |= (uint8_t)(1u << (k % 8));
+	return false;
+}
+
+static bool glob_step(struct glob_memo *m, const char *p, const char *s)
 {
 	for (;;) {
 		switch (*p) {
@@ -74,29 +99,33 @@ static bool glob(const char *p, const char *s)
 		case '*':
 			if (p[1] == '*') {
 				p += 2;
+				/* (.*\/)? twice is (.*\/)? once: a long run of
+				 * stars costs one (found by fuzz-dockerignore) */
+				while (p[0] == '*' && p[1] == '*')
+					p += 2;
 				if (*p == '/') {
 					p++;
 					/* (.*\/)?: nothing, or anything that ends with a slash */
-					if (glob(p, s))
+					if (glob(m, p, s))
 						return true;
 					for (const char *t = s; *t; t++)
-						if (*t == '/' && glob(p, t + 1))
+						if (*t == '/' && glob(m, p, t + 1))
 							return true;
 					return false;
 				}
 				if (*p == '\0')
 					return true; /* ** at the end: .* */
 				/* ** in the middle of a name: (.*\/)? as well */
-				if (glob(p, s))
+				if (glob(m, p, s))
 					return true;
 				for (const char *t = s; *t; t++)
-					if (*t == '/' && glob(p, t + 1))
+					if (*t == '/' && glob(m, p, t + 1))
 						return true;
 				return false;
 			}
 			p++;
 			for (const char *t = s;; t++) {
-				if (glob(p, t))
+				if (glob(m, p, t))
 					return true;
 				if (*t == '\0' || *t == '/')
 					return false;
@@ -137,7 +166,7 @@ static bool glob(const char *p, const char *s)
 		case '\\':
 			if (p[1] != '\0')
 				p++;
-			/* fall through */
+			__attribute__((fallthrough));
 		default:
 			if (*p != *s)
 				return false;
@@ -191,7 +220,11 @@ static bool pattern_match(const char *p, const char *path)
 		return suffix[0] == '/' && strcmp(path, suffix + 1) == 0;
 	}
 	}
-	return glob(p, path);
+	size_t ls = strlen(path);
+	struct glob_memo m = {.p0 = p, .s0 = path, .ls = ls, .failed = calloc((n + 1) * (ls + 1) / 8 + 1, 1)};
+	bool r = glob(&m, p, path);
+	free(m.failed);
+	return r;
 }
 
 /* filepath.Match's syntax check: closed classes, no trailing backslash. */

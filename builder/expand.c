@@ -105,6 +105,11 @@ int expand_vars_copy(struct expand_vars *dst, const struct expand_vars *src, ber
 
 /* ---- growable strings and word lists ------------------------------------ */
 
+/* The longest result of ${VAR/p/r}: half the longest argument the kernel
+ * passes to exec (128 KiB); more only makes the matching, which is
+ * quadratic or worse in the value's length, take minutes. */
+#define EXPAND_RESULT_MAX (1 << 16)
+
 struct buf {
 	char *s;
 	size_t len, cap;
@@ -664,6 +669,13 @@ static int replace(struct sw *sw, const char *value, const char *pat, const char
 		buf_addn(out, value + last_end, s - last_end);
 		if (e > last_end || s == 0)
 			buf_adds(out, repl);
+		/* each match adds repl: nested substitutions grow the result
+		 * exponentially (found by fuzz-expand) */
+		if (out->len > EXPAND_RESULT_MAX) {
+			fail(sw, "substitution result longer than %d bytes", EXPAND_RESULT_MAX);
+			free(p.t);
+			return -1;
+		}
 		last_end = e;
 		size_t width = search < n ? rune_len(value + search, n - search) : 0;
 		if (search + width > e)

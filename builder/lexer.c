@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,8 +316,11 @@ bool df_heredoc_word(const char *word, struct df_heredoc *h)
 	cleanup_strv char **w = NULL;
 	cleanup_strv char **wr = NULL;
 
-	while (isdigit((unsigned char)*p))
-		fd = fd * 10 + (*p++ - '0');
+	while (isdigit((unsigned char)*p)) {
+		/* many digits saturate rather than overflow (found by fuzz-dockerfile) */
+		int d = *p++ - '0';
+		fd = fd > (INT_MAX - d) / 10 ? INT_MAX : fd * 10 + d;
+	}
 	if (p[0] != '<' || p[1] != '<')
 		return false;
 	p += 2;

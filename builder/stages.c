@@ -370,14 +370,17 @@ static void mark_needed(struct df_dockerfile *df, size_t i)
 		mark_needed(df, df->stages[i].deps[k]);
 }
 
+/* Starts a stage at its FROM, which it takes over (freed on failure too). */
 static int start_stage(struct df_dockerfile *df, struct df_instr *from, berth_error_t *err)
 {
 	struct expand_opts o = {.escape = df->ast.lexed.escape};
 	berth_error_t e = NULL;
 	struct df_stage *s = realloc(df->stages, (df->n_stages + 1) * sizeof(*s));
 
-	if (s == NULL)
+	if (s == NULL) {
+		df_instr_free(from);
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "split stages");
+	}
 	df->stages = s;
 	s = &s[df->n_stages];
 	memset(s, 0, sizeof(*s));
@@ -481,9 +484,10 @@ int df_dockerfile_parse(const char *filename, const char *src, size_t len, const
 	/* 3. stages */
 	for (size_t i = first_from; i < df->ast.n_nodes; i++) {
 		if (all[i]->kind == DF_FROM) {
-			if (start_stage(df, all[i], err) < 0)
+			/* start_stage owns the FROM, even when it fails */
+			struct df_instr *from = steal_ptr(&all[i]);
+			if (start_stage(df, from, err) < 0)
 				goto fail;
-			all[i] = NULL;
 			continue;
 		}
 		struct df_stage *st = &df->stages[df->n_stages - 1];

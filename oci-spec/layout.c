@@ -5,14 +5,17 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -54,6 +57,25 @@ static int fsync_dir(int dirfd, const char *path, berth_error_t *err)
 	return 0;
 }
 
+/* index.json changes (read, change, write back) hold an exclusive flock of
+ * the layout directory, taken on a fresh open so that writers in this
+ * process and in others wait for each other.  Returns the fd to close. */
+static int lock_index(struct oci_layout *l, berth_error_t *err)
+{
+	int fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return berth_error_sys(err, errno, "lock `%s`", l->path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int saved = errno;
+			close(fd);
+			return berth_error_sys(err, saved, "lock `%s`", l->path);
+		}
+	}
+	return fd;
+}
+
 /* Writes a document of the layout atomically: temporary file, optional
  * fsync, rename. */
 static int write_atomic(struct oci_layout *l, const char *name, const char *content, size_t len,
@@ -82,6 +104,62 @@ static int write_atomic(struct oci_layout *l, const char *name, const char *cont
 }
 
 /* ---- open and close ---- */
+
+/* A temporary file is stale when no writer holds it (a blob's writer locks
+ * it from its creation on) and it is older than a writer needs to lock it. */
+#define STALE_TEMP_SECONDS 60
+
+/* What killed writers left: temporary blobs in blobs/<alg>/ that no writer
+ * holds, and (under the index lock, so that none is being written by a
+ * locked writer) old temporary copies of index.json. */
+static void remove_stale_temps(struct oci_layout *l)
+{
+	static const char *const algs[] = {"blobs/sha256", "blobs/sha512"};
+	struct timespec now;
+	struct dirent *de;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		int fd = openat(l->dirfd, algs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (d == NULL) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			struct stat st;
+			if (strncmp(de->d_name, ".tmp-blob-", 10) != 0)
+				continue;
+			cleanup_close int tfd =
+			    openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (tfd >= 0 && fstat(tfd, &st) == 0 &&
+			    st.st_mtime + STALE_TEMP_SECONDS < now.tv_sec &&
+			    flock(tfd, LOCK_EX | LOCK_NB) == 0)
+				unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
+	berth_error_t e = NULL;
+	cleanup_close int lock = lock_index(l, &e);
+	int fd = lock >= 0 ? openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	berth_error_free(&e);
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if ((strncmp(de->d_name, ".tmp-index.json-", 16) == 0 ||
+		     strncmp(de->d_name, "index.json.tmp-", 15) == 0) &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_mtime + STALE_TEMP_SECONDS < now.tv_sec)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
 
 static int check_layout_file(struct oci_layout *l, bool create, berth_error_t *err)
 {
@@ -118,6 +196,12 @@ static int check_index_file(struct oci_layout *l, bool create, berth_error_t *er
 	if (!create)
 		return berth_error_set(err, BERTH_ERR_NOT_FOUND, 0,
 		                       "`%s` is not an OCI image layout: no index.json", l->path);
+	/* another creator may have written it (and tagged) meanwhile */
+	cleanup_close int lock = lock_index(l, err);
+	if (lock < 0)
+		return -1;
+	if (fstatat(l->dirfd, "index.json", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
 	struct oci_image_index empty = {.schema_version = 2, .media_type = (char *)OCI_MEDIA_TYPE_INDEX};
 	return oci_layout_write_index(l, &empty, err);
 }
@@ -155,6 +239,9 @@ int oci_layout_open(const char *path, const struct oci_layout_options *opts, str
 		oci_layout_close(l);
 		return -1;
 	}
+	/* 3. a writer clears what killed writers left */
+	if (create)
+		remove_stale_temps(l);
 	*out = l;
 	return 0;
 }
@@ -275,6 +362,9 @@ int oci_layout_put_blob_stream(struct oci_layout *layout, oci_layout_read_fn rea
 		return berth_error_sys(err, errno, "create `%s/%s/%s`", layout->path, algdir, s.tmp);
 	}
 	s.tmp_made = true;
+	/* held while the blob is written: remove_stale_temps leaves it alone */
+	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
 	/* 3. the content, checked */
 	if (put_copy(&s, fd, read_fn, ctx, v, h, &count, err) < 0 ||
 	    (v != NULL && oci_verifier_finish(v, err) < 0)) {
@@ -516,6 +606,9 @@ int oci_layout_tag(struct oci_layout *layout, const char *tag, const struct oci_
 		return berth_error_invalid(err,
 		                           "tag `%s`: media type `%s` is neither a manifest nor an index",
 		                           tag, desc->media_type != NULL ? desc->media_type : "");
+	cleanup_close int lock = lock_index(layout, err);
+	if (lock < 0)
+		return berth_error_prefix(err, "tag `%s`", tag);
 	if (oci_layout_read_index(layout, &index, err) < 0)
 		return berth_error_prefix(err, "tag `%s`", tag);
 	remove_tag(index, tag, &removed);
@@ -528,11 +621,26 @@ int oci_layout_tag(struct oci_layout *layout, const char *tag, const struct oci_
 	return oci_layout_write_index(layout, index, err);
 }
 
+int oci_layout_add(struct oci_layout *layout, const struct oci_descriptor *desc, berth_error_t *err)
+{
+	cleanup_oci_image_index struct oci_image_index *index = NULL;
+	cleanup_close int lock = lock_index(layout, err);
+
+	if (lock < 0)
+		return -1;
+	if (oci_layout_read_index(layout, &index, err) < 0 || oci_image_index_append(index, desc, err) < 0)
+		return berth_error_prefix(err, "add %s to `%s/index.json`", desc->digest, layout->path);
+	return oci_layout_write_index(layout, index, err);
+}
+
 int oci_layout_untag(struct oci_layout *layout, const char *tag, berth_error_t *err)
 {
 	cleanup_oci_image_index struct oci_image_index *index = NULL;
 	size_t removed = 0;
 
+	cleanup_close int lock = lock_index(layout, err);
+	if (lock < 0)
+		return berth_error_prefix(err, "untag `%s`", tag);
 	if (oci_layout_read_index(layout, &index, err) < 0)
 		return berth_error_prefix(err, "untag `%s`", tag);
 	remove_tag(index, tag, &removed);

@@ -13,8 +13,12 @@
  * rename).  Digests are validated before they become paths, so no blob
  * path leaves the layout.
  *
- * One writer at a time per layout: concurrent writers of index.json are not
- * serialised (blobs are safe: same digest, same content).
+ * Concurrent writers, in one process or several, are safe: blobs go to
+ * temporary files of their own and a blob's name vouches for its content;
+ * the read-change-write of index.json (oci_layout_tag, oci_layout_untag,
+ * oci_layout_add, creating it) holds an exclusive flock of the layout
+ * directory, so no writer loses another's entry.  oci_layout_write_index
+ * alone replaces the file without that lock.
  */
 #ifndef BERTH_OCI_LAYOUT_H
 #define BERTH_OCI_LAYOUT_H
@@ -88,6 +92,8 @@ int oci_layout_write_index(struct oci_layout *layout, const struct oci_image_ind
  * desc and the ref.name annotation, replacing the entry that had the tag. */
 int oci_layout_tag(struct oci_layout *layout, const char *tag, const struct oci_descriptor *desc,
                    berth_error_t *err);
+/* Adds an entry for desc without a tag. */
+int oci_layout_add(struct oci_layout *layout, const struct oci_descriptor *desc, berth_error_t *err);
 /* Removes the entries tagged `tag`; not found is BERTH_ERR_NOT_FOUND. */
 int oci_layout_untag(struct oci_layout *layout, const char *tag, berth_error_t *err);
 /* The tags of index.json, in index order (NULL-terminated; free with strv_free). */

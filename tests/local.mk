@@ -28,7 +28,8 @@ BERTH_INTEGRATION_TESTS = \
 	tests/integration/exec.bats \
 	tests/integration/cgroups.bats \
 	tests/integration/unpack.bats \
-	tests/integration/build.bats
+	tests/integration/build.bats \
+	tests/integration/build_faults.bats
 TESTS += $(BERTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(BERTH_INTEGRATION_TESTS) tests/integration/helpers.bash tests/demo.sh \
 	.ci/install-deps .ci/run
@@ -104,6 +105,9 @@ BERTH_COMPAT_TESTS = \
 TESTS += $(BERTH_COMPAT_TESTS)
 EXTRA_DIST += $(BERTH_COMPAT_TESTS) tests/integration/compat/compat_helpers.bash \
 	tests/integration/compat/cri_client.py tests/integration/compat/pbwire.py
+# The shim killed, containerd killed (tests/integration/shim_faults.bats).
+TESTS += tests/integration/shim_faults.bats
+EXTRA_DIST += tests/integration/shim_faults.bats
 
 # Layers: apply and diff (oci-spec/layer*.c); the layer-apply driver of
 # tests/integration/layers.bats (compared with umoci unpack).
@@ -124,6 +128,11 @@ tests_unit_test_image_spec_SOURCES = tests/unit/test_image_spec.c
 tests_unit_test_image_spec_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 tests_unit_test_layout_SOURCES = tests/unit/test_layout.c
 tests_unit_test_layout_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
+# Unit test: several processes writing one layout at once (oci-spec/layout.c's index lock).
+check_PROGRAMS += tests/unit/test-layout-concurrent
+TESTS += tests/unit/test-layout-concurrent
+tests_unit_test_layout_concurrent_SOURCES = tests/unit/test_layout_concurrent.c
+tests_unit_test_layout_concurrent_LDADD = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 
 # Unit tests: the shim's ttrpc framing and protobuf messages (shim/ttrpc.c,
 # shim/proto).

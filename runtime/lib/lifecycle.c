@@ -358,7 +358,8 @@ int berth_container_list(const struct berth_context *ctx, struct berth_container
 		}
 		n++;
 	}
-	qsort(infos, n, sizeof(*infos), compare_info);
+	if (n > 1) /* qsort's array may not be NULL, as infos is when there is none (UBSan) */
+		qsort(infos, n, sizeof(*infos), compare_info);
 	*out = infos;
 	*n_out = n;
 	return 0;

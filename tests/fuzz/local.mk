@@ -23,11 +23,18 @@ FUZZ_TARGETS = \
 	archive \
 	layer-apply \
 	seccomp \
-	mount-options
+	mount-options \
+	dockerfile \
+	expand \
+	dockerignore \
+	ttrpc
 FUZZ_SECONDS = 60
 FUZZ_JOBS = 1
 FUZZ_IMAGE_LIBS = liboci.a $(ARCHIVE_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS)
 FUZZ_RUNTIME_LIBS = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+FUZZ_BUILDER_LIBS = libbuilder.a liboci.a
+FUZZ_SHIM_CPPFLAGS = $(SHIM_CPPFLAGS)
+FUZZ_SHIM_LIBS = libshimttrpc.a libshimpb.a liboci.a $(PROTOBUFC_LIBS)
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz_util.c
 FUZZERS = \
 	tests/fuzz/fuzz-config \
@@ -42,8 +49,13 @@ FUZZERS = \
 	tests/fuzz/fuzz-archive \
 	tests/fuzz/fuzz-layer-apply \
 	tests/fuzz/fuzz-seccomp \
-	tests/fuzz/fuzz-mount-options
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzzer tests/fuzz/corpus tests/fuzz/regressions tests/fuzz/json.dict
+	tests/fuzz/fuzz-mount-options \
+	tests/fuzz/fuzz-dockerfile \
+	tests/fuzz/fuzz-expand \
+	tests/fuzz/fuzz-dockerignore \
+	tests/fuzz/fuzz-ttrpc
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzzer tests/fuzz/corpus tests/fuzz/regressions tests/fuzz/json.dict \
+	tests/fuzz/dockerfile.dict tests/fuzz/make-seeds
 
 check_PROGRAMS += \
 	tests/fuzz/replay-config \
@@ -58,7 +70,11 @@ check_PROGRAMS += \
 	tests/fuzz/replay-archive \
 	tests/fuzz/replay-layer-apply \
 	tests/fuzz/replay-seccomp \
-	tests/fuzz/replay-mount-options
+	tests/fuzz/replay-mount-options \
+	tests/fuzz/replay-dockerfile \
+	tests/fuzz/replay-expand \
+	tests/fuzz/replay-dockerignore \
+	tests/fuzz/replay-ttrpc
 TESTS += \
 	tests/fuzz/replay-config \
 	tests/fuzz/replay-process \
@@ -72,7 +88,11 @@ TESTS += \
 	tests/fuzz/replay-archive \
 	tests/fuzz/replay-layer-apply \
 	tests/fuzz/replay-seccomp \
-	tests/fuzz/replay-mount-options
+	tests/fuzz/replay-mount-options \
+	tests/fuzz/replay-dockerfile \
+	tests/fuzz/replay-expand \
+	tests/fuzz/replay-dockerignore \
+	tests/fuzz/replay-ttrpc
 
 tests_fuzz_replay_config_SOURCES = tests/fuzz/fuzz_config.c tests/fuzz/replay_main.c $(FUZZ_COMMON)
 tests_fuzz_replay_config_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"config"'
@@ -113,6 +133,18 @@ tests_fuzz_replay_seccomp_LDADD = $(FUZZ_RUNTIME_LIBS)
 tests_fuzz_replay_mount_options_SOURCES = tests/fuzz/fuzz_mount_options.c tests/fuzz/replay_main.c $(FUZZ_COMMON)
 tests_fuzz_replay_mount_options_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"mount-options"'
 tests_fuzz_replay_mount_options_LDADD = $(FUZZ_RUNTIME_LIBS)
+tests_fuzz_replay_dockerfile_SOURCES = tests/fuzz/fuzz_dockerfile.c tests/fuzz/replay_main.c $(FUZZ_COMMON)
+tests_fuzz_replay_dockerfile_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"dockerfile"'
+tests_fuzz_replay_dockerfile_LDADD = $(FUZZ_BUILDER_LIBS)
+tests_fuzz_replay_expand_SOURCES = tests/fuzz/fuzz_expand.c tests/fuzz/replay_main.c $(FUZZ_COMMON)
+tests_fuzz_replay_expand_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"expand"'
+tests_fuzz_replay_expand_LDADD = $(FUZZ_BUILDER_LIBS)
+tests_fuzz_replay_dockerignore_SOURCES = tests/fuzz/fuzz_dockerignore.c tests/fuzz/replay_main.c $(FUZZ_COMMON)
+tests_fuzz_replay_dockerignore_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"dockerignore"'
+tests_fuzz_replay_dockerignore_LDADD = $(FUZZ_BUILDER_LIBS)
+tests_fuzz_replay_ttrpc_SOURCES = tests/fuzz/fuzz_ttrpc.c tests/fuzz/replay_main.c $(FUZZ_COMMON)
+tests_fuzz_replay_ttrpc_CPPFLAGS = $(FUZZ_SHIM_CPPFLAGS) -DFUZZ_NAME='"ttrpc"'
+tests_fuzz_replay_ttrpc_LDADD = $(FUZZ_SHIM_LIBS)
 
 if FUZZING
 AM_CFLAGS += $(BERTH_FUZZ_CFLAGS)
@@ -159,6 +191,19 @@ tests_fuzz_fuzz_seccomp_LDADD = $(FUZZ_RUNTIME_LIBS)
 tests_fuzz_fuzz_mount_options_SOURCES = tests/fuzz/fuzz_mount_options.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_mount_options_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_mount_options_LDADD = $(FUZZ_RUNTIME_LIBS)
+tests_fuzz_fuzz_dockerfile_SOURCES = tests/fuzz/fuzz_dockerfile.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_dockerfile_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_dockerfile_LDADD = $(FUZZ_BUILDER_LIBS)
+tests_fuzz_fuzz_expand_SOURCES = tests/fuzz/fuzz_expand.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_expand_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_expand_LDADD = $(FUZZ_BUILDER_LIBS)
+tests_fuzz_fuzz_dockerignore_SOURCES = tests/fuzz/fuzz_dockerignore.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_dockerignore_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_dockerignore_LDADD = $(FUZZ_BUILDER_LIBS)
+tests_fuzz_fuzz_ttrpc_SOURCES = tests/fuzz/fuzz_ttrpc.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_ttrpc_CPPFLAGS = $(FUZZ_SHIM_CPPFLAGS)
+tests_fuzz_fuzz_ttrpc_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_ttrpc_LDADD = $(FUZZ_SHIM_LIBS)
 
 fuzz: $(FUZZERS)
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' $(SHELL) $(srcdir)/tests/fuzz/run-fuzzer $(srcdir) $(FUZZ_TARGETS)
