@@ -20,24 +20,15 @@ setup_file() {
 	[ "$(id -u)" = 0 ] || return 0 # every test skips with "requires root"
 	command -v containerd >/dev/null && command -v ctr >/dev/null || return 0
 	[ -x "$BERTH_BUILDDIR/containerd-shim-berth-v2" ] || return 0
-	local i
-	CTD_DIR=$(mktemp -d /tmp/berth-shim.XXXXXX)
-	chmod 0755 "$CTD_DIR"
-	CTD_SOCK=$CTD_DIR/containerd.sock
+	make_shim_suite_dir shim
 	CTD_NS=berth-shim-$$
-	export CTD_DIR CTD_SOCK CTD_NS
-	mkdir -p "$CTD_DIR/bin"
-	ln -s "$BERTH_BUILDDIR/containerd-shim-berth-v2" "$CTD_DIR/bin/containerd-shim-berth-v2"
+	export CTD_NS
 	make_exec_traps "$CTD_DIR/bin" "$CTD_DIR/exec.log"
 	write_containerd_config debug
 	start_containerd || return 1
 	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	export CTD_PID
-	make_busybox_oci_archive "$CTD_DIR/busybox.tar" "${IMAGE%:*}" "${IMAGE##*:}"
-	ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/busybox.tar" >"$CTD_DIR/import.log" 2>&1 || {
-		echo "# ctr images import failed: $(cat "$CTD_DIR/import.log")" >&3
-		return 1
-	}
+	import_busybox_image busybox "$IMAGE"
 }
 
 teardown_file() {
@@ -48,7 +39,7 @@ teardown_file() {
 
 setup() {
 	requires root
-	requires_cmd containerd ctr script
+	requires_cmd containerd ctr
 	[ -x "$BERTH_BUILDDIR/containerd-shim-berth-v2" ] || fail "no containerd-shim-berth-v2 in $BERTH_BUILDDIR"
 	[ -n "${CTD_PID:-}" ] || fail "containerd was not started by setup_file"
 	DEV_NULL_BEFORE=$(stat -c '%F %U:%G %a %t:%T' /dev/null)

@@ -22,38 +22,19 @@ setup_file() {
 	[ "$(id -u)" = 0 ] || return 0 # every test skips with "requires root"
 	command -v containerd >/dev/null && command -v ctr >/dev/null || return 0
 	[ -x "$BERTH_BUILDDIR/containerd-shim-berth-v2" ] || return 0
-	CTD_DIR=$(mktemp -d /tmp/berth-shim-faults.XXXXXX)
-	chmod 0755 "$CTD_DIR"
-	CTD_SOCK=$CTD_DIR/containerd.sock
+	make_shim_suite_dir shim-faults
 	CTD_NS=berth-shim-faults-$$
-	export CTD_DIR CTD_SOCK CTD_NS
-	mkdir -p "$CTD_DIR/bin" "$CTD_DIR/fifo"
-	ln -s "$BERTH_BUILDDIR/containerd-shim-berth-v2" "$CTD_DIR/bin/containerd-shim-berth-v2"
+	export CTD_NS
+	mkdir -p "$CTD_DIR/fifo"
 	write_containerd_config
 	start_containerd || return 1
-	make_busybox_oci_archive "$CTD_DIR/busybox.tar" "${IMAGE%:*}" "${IMAGE##*:}"
-	ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/busybox.tar" >"$CTD_DIR/import.log" 2>&1 || {
-		echo "# ctr images import failed: $(cat "$CTD_DIR/import.log")" >&3
-		return 1
-	}
+	import_busybox_image busybox "$IMAGE"
 }
 
 teardown_file() {
 	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
-	local errors=()
-	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
-	stop_containerd || errors+=("containerd $CTD_PID did not exit on SIGTERM")
-	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
-		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")
-		umount_under "$CTD_DIR"
-	fi
-	remove_cgroup "$CTD_NS"
 	rmdir "/run/containerd/berth/$CTD_NS" 2>/dev/null || true
-	rm -rf "$CTD_DIR"
-	if [ ${#errors[@]} -gt 0 ]; then
-		printf '# teardown_file: %s\n' "${errors[@]}" >&3
-		return 1
-	fi
+	finish_containerd_suite "$CTD_NS"
 }
 
 setup() {

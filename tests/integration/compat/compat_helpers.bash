@@ -269,3 +269,27 @@ finish_containerd_suite() {
 		return 1
 	fi
 }
+
+# make_shim_suite_dir NAME: the start of a suite's setup_file that runs
+# containerd with our shim: CTD_DIR (a new /tmp/berth-NAME.XXXXXX) and
+# CTD_SOCK exported, and $CTD_DIR/bin holding the shim under test (put first
+# on containerd's PATH by write_containerd_config).
+make_shim_suite_dir() {
+	CTD_DIR=$(mktemp -d "/tmp/berth-$1.XXXXXX")
+	chmod 0755 "$CTD_DIR"
+	CTD_SOCK=$CTD_DIR/containerd.sock
+	export CTD_DIR CTD_SOCK
+	mkdir -p "$CTD_DIR/bin"
+	ln -s "$BERTH_BUILDDIR/containerd-shim-berth-v2" "$CTD_DIR/bin/containerd-shim-berth-v2"
+}
+
+# import_busybox_image NAME REF [CMD_JSON]: a busybox image REF built into
+# $CTD_DIR/NAME.tar (make_busybox_oci_archive) and imported into the
+# containerd on $CTD_SOCK, namespace $CTD_NS; says why on fd 3 if it fails.
+import_busybox_image() {
+	make_busybox_oci_archive "$CTD_DIR/$1.tar" "${2%:*}" "${2##*:}" ${3:+"$3"}
+	ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/$1.tar" >"$CTD_DIR/import.log" 2>&1 || {
+		echo "# ctr images import $1 failed: $(cat "$CTD_DIR/import.log")" >&3
+		return 1
+	}
+}

@@ -29,15 +29,11 @@ setup_file() {
 	command -v containerd >/dev/null && command -v ctr >/dev/null || return 0
 	[ -x "$BERTH_BUILDDIR/containerd-shim-berth-v2" ] || return 0
 	CRI_PYTHON=$(cri_python) || return 0
-	local i
-	CTD_DIR=$(mktemp -d /tmp/berth-cri.XXXXXX)
-	chmod 0755 "$CTD_DIR"
-	CTD_SOCK=$CTD_DIR/containerd.sock
+	make_shim_suite_dir cri
 	CTD_NS=k8s.io
 	CGROUP_PARENT=berth-cri-$$
-	export CTD_DIR CTD_SOCK CTD_NS CRI_PYTHON CGROUP_PARENT
-	mkdir -p "$CTD_DIR/bin" "$CTD_DIR/cni" "$CTD_DIR/berth-root"
-	ln -s "$BERTH_BUILDDIR/containerd-shim-berth-v2" "$CTD_DIR/bin/containerd-shim-berth-v2"
+	export CTD_NS CRI_PYTHON CGROUP_PARENT
+	mkdir -p "$CTD_DIR/cni" "$CTD_DIR/berth-root"
 	make_exec_traps "$CTD_DIR/bin" "$CTD_DIR/exec.log"
 	# the shim's options file (CRI hands its path over in runtimeoptions)
 	cat >"$CTD_DIR/berth-shim.toml" <<-EOF
@@ -71,15 +67,8 @@ setup_file() {
 	start_containerd || return 1
 	CTD_PID=$(cat "$CTD_DIR/containerd.pid")
 	export CTD_PID
-	make_busybox_oci_archive "$CTD_DIR/busybox.tar" "${IMAGE%:*}" "${IMAGE##*:}"
-	make_busybox_oci_archive "$CTD_DIR/pause.tar" "${PAUSE_IMAGE%:*}" "${PAUSE_IMAGE##*:}" \
-		'["/bin/sleep", "infinity"]'
-	for i in busybox pause; do
-		ctr -a "$CTD_SOCK" -n "$CTD_NS" images import "$CTD_DIR/$i.tar" >"$CTD_DIR/import.log" 2>&1 || {
-			echo "# ctr images import $i failed: $(cat "$CTD_DIR/import.log")" >&3
-			return 1
-		}
-	done
+	import_busybox_image busybox "$IMAGE" || return 1
+	import_busybox_image pause "$PAUSE_IMAGE" '["/bin/sleep", "infinity"]'
 }
 
 teardown_file() {
