@@ -204,6 +204,9 @@ tests_fuzz_fuzz_ttrpc_SOURCES = tests/fuzz/fuzz_ttrpc.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_ttrpc_CPPFLAGS = $(FUZZ_SHIM_CPPFLAGS)
 tests_fuzz_fuzz_ttrpc_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_ttrpc_LDADD = $(FUZZ_SHIM_LIBS)
+# The shim's generated protobuf headers: `make fuzz` in a fresh build
+# directory does not make BUILT_SOURCES first (only all and check do).
+tests/fuzz/fuzz_ttrpc-fuzz_ttrpc.$(OBJEXT) tests/fuzz/replay_ttrpc-fuzz_ttrpc.$(OBJEXT): $(SHIM_PB_H)
 
 fuzz: $(FUZZERS)
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' $(SHELL) $(srcdir)/tests/fuzz/run-fuzzer $(srcdir) $(FUZZ_TARGETS)
