@@ -223,20 +223,26 @@ static int set_key(const char *origin, unsigned line, const char *key, struct va
 		if (v->type != V_STRING)
 			return berth_error_invalid(err, "`%s`:%u: %s: expected a string", origin, line,
 			                           keys[i].name);
-		if (*v->s != '\0')
-			*(char **)((char *)o + keys[i].off) = steal_ptr(&v->s);
+		if (*v->s != '\0') {
+			char *str = steal_ptr(&v->s);
+			/* memcpy: the field's address comes from offsetof */
+			memcpy((char *)o + keys[i].off, &str, sizeof(str));
+		}
 		break;
 	case KEY_BOOL:
 		if (v->type != V_BOOL)
 			return berth_error_invalid(err, "`%s`:%u: %s: expected true or false", origin, line,
 			                           keys[i].name);
-		*(bool *)((char *)o + keys[i].off) = v->b;
+		memcpy((char *)o + keys[i].off, &v->b, sizeof(v->b));
 		break;
 	case KEY_UINT32:
 		if (v->type != V_INT || v->i < 0 || v->i > UINT32_MAX)
 			return berth_error_invalid(err, "`%s`:%u: %s: expected an integer from 0 to %u",
 			                           origin, line, keys[i].name, UINT32_MAX);
-		*(uint32_t *)((char *)o + keys[i].off) = (uint32_t)v->i;
+		{
+			uint32_t u = (uint32_t)v->i;
+			memcpy((char *)o + keys[i].off, &u, sizeof(u));
+		}
 		break;
 	case KEY_IGNORED:
 		break;
