@@ -1103,6 +1103,7 @@ static void teardown(struct builder *b)
 	}
 	oci_layout_close(b->cache_layout);
 	oci_layout_close(b->store);
+	statcache_free(b->digests);
 	if (b->cache_owned && fsops_remove(b->cache, &e) < 0) {
 		fprintf(stderr, "berth-build: warning: remove `%s`: %s\n", b->cache, e->msg);
 		berth_error_free(&e);

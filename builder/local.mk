@@ -22,6 +22,7 @@ berth_build_SOURCES = builder/main.c \
 	builder/steps.c \
 	builder/run_step.c builder/run_step.h \
 	builder/run_mounts.c builder/run_mounts.h \
-	builder/fsops.c builder/fsops.h
+	builder/fsops.c builder/fsops.h \
+	builder/statcache.c builder/statcache.h
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
 	$(ZSTD_LIBS) $(ZLIB_LIBS)

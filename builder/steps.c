@@ -724,6 +724,17 @@ static int copy_heredoc(int merged_fd, const struct df_inline *f, const char *de
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "heredoc");
 	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
 	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
+	mode_t mode = fsops_copy_mode(co, S_IFREG | 0644);
+	size_t len = strlen(f->data);
+	if (co->dry) {
+		char meta[64];
+		snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)mode, (unsigned)uid, (unsigned)gid);
+		oci_hasher_update(co->hash, "heredoc", 8);
+		oci_hasher_update(co->hash, path, strlen(path) + 1);
+		oci_hasher_update(co->hash, meta, strlen(meta) + 1);
+		oci_hasher_update(co->hash, f->data, len + 1);
+		return 0;
+	}
 	int pfd = fsops_mkdir_in_root(merged_fd, *parent ? parent : "/", 0755, uid, gid, NULL, err);
 	if (pfd < 0)
 		return -1;
@@ -733,31 +744,45 @@ static int copy_heredoc(int merged_fd, const struct df_inline *f, const char *de
 	cleanup_close int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return berth_error_sys(err, errno, "heredoc `%s`", f->name);
-	mode_t mode = fsops_copy_mode(co, S_IFREG | 0644);
 	if (unlinkat(dfd, slash + 1, 0) < 0 && errno != ENOENT)
 		return berth_error_sys(err, errno, "heredoc `%s`: replace `%s`", f->name, path);
 	cleanup_close int out =
 	    openat(dfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	size_t len = strlen(f->data);
 	if (out < 0 || fs_write_all(out, f->data, len) < 0 || fchown(out, uid, gid) < 0 ||
 	    fchmod(out, mode) < 0)
 		return berth_error_sys(err, errno, "heredoc `%s` to `%s`", f->name, path);
-	if (co->hash != NULL) {
-		char meta[64];
-		snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)mode, (unsigned)uid, (unsigned)gid);
-		oci_hasher_update(co->hash, "heredoc", 8);
-		oci_hasher_update(co->hash, path, strlen(path) + 1);
-		oci_hasher_update(co->hash, meta, strlen(meta) + 1);
-		oci_hasher_update(co->hash, f->data, len + 1);
-	}
 	return 0;
 }
 
-/* Copies one source (a match, relative to the source root) to dest. */
+/* An fd of what the O_PATH fd `fd` names, opened with flags. */
+static int reopen(int fd, int flags)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, flags | O_CLOEXEC);
+}
+
+/* mkdir -p in the root (new directories 0755 uid:gid); the directory
+ * opened for reading. */
+static int mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err)
+{
+	int pfd = fsops_mkdir_in_root(root_fd, path, 0755, uid, gid, NULL, err);
+	if (pfd < 0)
+		return -1;
+	int fd = reopen(pfd, O_RDONLY | O_DIRECTORY);
+	close(pfd);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "open `%s`", path);
+	return fd;
+}
+
+/* Copies one source (a match, relative to the source root) to dest; with
+ * co->dry, only hashes what the copy would take (merged_fd unused). */
 static int copy_one(struct builder *b, const struct df_instr *in, int src_root, const char *src, bool context,
                     int merged_fd, const char *dest, bool dest_dir, const struct fsops_copy_opts *co,
                     berth_error_t *err)
 {
+	(void)b;
 	int sfd = fsops_open_in_root(src_root, src, O_PATH, err);
 	if (sfd < 0)
 		return -1;
@@ -776,26 +801,40 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 		oci_hasher_update(co->hash, "src", 4);
 		oci_hasher_update(co->hash, src, strlen(src) + 1);
 	}
+	uid_t duid = co->uid == (uid_t)-1 ? 0 : co->uid;
+	gid_t dgid = co->gid == (gid_t)-1 ? 0 : co->gid;
 	if (S_ISDIR(sb.st_mode)) {
 		/* a directory: its contents into dest */
-		bool made = false;
-		int dfd = fsops_mkdir_in_root(merged_fd, dest, 0755, co->uid == (uid_t)-1 ? 0 : co->uid,
-		                              co->gid == (gid_t)-1 ? 0 : co->gid, &made, err);
-		if (dfd < 0)
+		cleanup_close int wdfd = -1;
+		if (!co->dry && (wdfd = mkdir_open(merged_fd, dest, duid, dgid, err)) < 0)
 			return -1;
-		cleanup_close int dfd_c = dfd;
-		char p[64];
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
-		cleanup_close int wdfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
-		cleanup_close int rsfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (wdfd < 0 || rsfd < 0)
+		cleanup_close int rsfd = reopen(sfd, O_RDONLY | O_DIRECTORY);
+		if (rsfd < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		struct fsops_copy_opts o2 = *co;
 		if (!context)
 			o2.ignore = NULL;
 		o2.exclude_base = src;
 		return fsops_copy_contents(rsfd, src, wdfd, &o2, err);
+	}
+	if (in->kind == DF_ADD && S_ISREG(sb.st_mode) && !(in->unpack_set && !in->unpack)) {
+		cleanup_close int afd = reopen(sfd, O_RDONLY);
+		if (afd >= 0 && is_archive(afd)) {
+			/* ADD of a local archive: extracted into dest */
+			if (co->dry) {
+				char d[OCI_DIGEST_MAX];
+				if (fsops_file_digest(co, sfd, "", d, err) < 0)
+					return berth_error_prefix(err, "ADD `%s`", src);
+				oci_hasher_update(co->hash, d, strlen(d) + 1);
+				return 0;
+			}
+			cleanup_close int wdfd = mkdir_open(merged_fd, dest, 0, 0, err);
+			if (wdfd < 0)
+				return -1;
+			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
+				return berth_error_prefix(err, "ADD `%s`", src);
+			return 0;
+		}
 	}
 	/* a file: into dest/ or as dest */
 	cleanup_free char *parent = NULL, *name = NULL;
@@ -811,42 +850,9 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	}
 	if (parent == NULL || name == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy");
-	int pfd =
-	    fsops_mkdir_in_root(merged_fd, *parent ? parent : "/", 0755, co->uid == (uid_t)-1 ? 0 : co->uid,
-	                        co->gid == (gid_t)-1 ? 0 : co->gid, NULL, err);
-	if (pfd < 0)
+	cleanup_close int wpfd = -1;
+	if (!co->dry && (wpfd = mkdir_open(merged_fd, *parent ? parent : "/", duid, dgid, err)) < 0)
 		return -1;
-	cleanup_close int pfd_c = pfd;
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
-	cleanup_close int wpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (wpfd < 0)
-		return berth_error_sys(err, errno, "copy to `%s`", parent);
-	if (in->kind == DF_ADD && S_ISREG(sb.st_mode) && !(in->unpack_set && !in->unpack)) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
-		cleanup_close int afd = open(p, O_RDONLY | O_CLOEXEC);
-		if (afd >= 0 && is_archive(afd)) {
-			/* ADD of a local archive: extracted into dest */
-			int dfd = fsops_mkdir_in_root(merged_fd, dest, 0755, 0, 0, NULL, err);
-			if (dfd < 0)
-				return -1;
-			cleanup_close int dfd_c = dfd;
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
-			cleanup_close int wdfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (wdfd < 0)
-				return berth_error_sys(err, errno, "ADD `%s`", src);
-			if (co->hash != NULL) {
-				char d[OCI_DIGEST_MAX];
-				if (oci_digest_fd(OCI_DIGEST_SHA256, afd, d, NULL, err) < 0)
-					return -1;
-				oci_hasher_update(co->hash, d, strlen(d) + 1);
-				lseek(afd, 0, SEEK_SET);
-			}
-			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
-				return berth_error_prefix(err, "ADD `%s`", src);
-			return 0;
-		}
-	}
 	/* the source's own name: copy from its parent directory */
 	cleanup_free char *sparent = NULL;
 	const char *sl = strrchr(src, '/');
@@ -860,8 +866,20 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	/* a symlink named as a source is followed (inside the root) */
 	struct stat lsb;
 	if (fstatat(spfd, base, &lsb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lsb.st_mode)) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
-		cleanup_close int rfd = open(p, O_RDONLY | O_CLOEXEC);
+		uid_t uid = co->uid == (uid_t)-1 ? sb.st_uid : co->uid;
+		gid_t gid = co->gid == (gid_t)-1 ? sb.st_gid : co->gid;
+		mode_t mode = fsops_copy_mode(co, sb.st_mode);
+		if (co->dry) {
+			char d[OCI_DIGEST_MAX], meta[64];
+			if (fsops_file_digest(co, sfd, "", d, err) < 0)
+				return berth_error_prefix(err, "copy `%s`", src);
+			snprintf(meta, sizeof(meta), "%o %o %u %u", (unsigned)(sb.st_mode & S_IFMT),
+			         (unsigned)mode, (unsigned)uid, (unsigned)gid);
+			oci_hasher_update(co->hash, meta, strlen(meta) + 1);
+			oci_hasher_update(co->hash, d, strlen(d) + 1);
+			return 0;
+		}
+		cleanup_close int rfd = reopen(sfd, O_RDONLY);
 		if (rfd < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		cleanup_close int out =
@@ -870,15 +888,10 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		char buf[65536];
 		ssize_t n;
-		while ((n = read(rfd, buf, sizeof(buf))) > 0) {
-			if (co->hash)
-				oci_hasher_update(co->hash, buf, (size_t)n);
+		while ((n = read(rfd, buf, sizeof(buf))) > 0)
 			if (fs_write_all(out, buf, (size_t)n) < 0)
 				return berth_error_sys(err, errno, "copy `%s`", src);
-		}
-		if (fchown(out, co->uid == (uid_t)-1 ? sb.st_uid : co->uid,
-		           co->gid == (gid_t)-1 ? sb.st_gid : co->gid) < 0 ||
-		    fchmod(out, fsops_copy_mode(co, sb.st_mode)) < 0)
+		if (n < 0 || fchown(out, uid, gid) < 0 || fchmod(out, mode) < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		return 0;
 	}
@@ -886,6 +899,52 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	o2.ignore = NULL;  /* the match was checked already */
 	o2.exclude = NULL; /* (by its name) */
 	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
+}
+
+/* Every match and heredoc of a COPY/ADD to dest (or, with co->dry, into
+ * the hash only). */
+static int copy_all(struct builder *b, const struct df_instr *in, int src_root, const struct matches *m,
+                    bool context, int merged_fd, const char *dest, bool dest_dir,
+                    const struct fsops_copy_opts *co, berth_error_t *err)
+{
+	bool many = dest_dir || m->n + in->n_files > 1;
+	for (size_t i = 0; i < m->n; i++) {
+		cleanup_free char *pdest = NULL;
+		const char *d = dest;
+		if (in->parents && *m->v[i] != '\0') {
+			/* --parents: the source's directories (a directory source
+			 * itself too) are kept below dest */
+			struct stat psb;
+			int pfd = fsops_open_in_root(src_root, m->v[i], O_PATH, err);
+			if (pfd < 0)
+				return -1;
+			bool isdir = fstat(pfd, &psb) == 0 && S_ISDIR(psb.st_mode);
+			close(pfd);
+			const char *sl = strrchr(m->v[i], '/');
+			int plen = isdir ? (int)strlen(m->v[i]) : sl ? (int)(sl - m->v[i]) : 0;
+			if (plen > 0 && asprintf(&pdest, "%s/%.*s", dest, plen, m->v[i]) < 0) {
+				pdest = NULL;
+				return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
+			}
+			d = pdest != NULL ? pdest : dest;
+		}
+		if (copy_one(b, in, src_root, m->v[i], context, merged_fd, d, many || in->parents, co, err) <
+		    0)
+			return -1;
+	}
+	for (size_t i = 0; i < in->n_files; i++)
+		if (copy_heredoc(merged_fd, &in->files[i], dest, many, co, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* The stat cache of file digests, beside the layer cache. */
+static int open_digests(struct builder *b, berth_error_t *err)
+{
+	cleanup_free char *path = NULL;
+	if (asprintf(&path, "%s/statcache", b->cache) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stat cache");
+	return statcache_open(path, &b->digests, err);
 }
 
 int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
@@ -1085,9 +1144,10 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 			close(fd);
 		berth_error_free(&e);
 	}
+	/* 1.: the key, from a walk of the sources that copies nothing and
+	 * reads only the files whose stat changed (statcache.h) */
 	if ((h = oci_hasher_new(OCI_DIGEST_SHA256, err)) == NULL)
 		goto fail;
-	co.hash = h;
 	key_add(h, "parent", s->chain);
 	key_add(h, kind, dest);
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
@@ -1095,35 +1155,20 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	key_add(h, "chmod", in->chmod);
 	key_addv(h, "exclude", in->excludes);
 	key_add(h, "parents", in->parents ? "1" : "0");
-	for (size_t i = 0; i < m.n; i++) {
-		cleanup_free char *pdest = NULL;
-		const char *d = dest;
-		if (in->parents && *m.v[i] != '\0') {
-			/* --parents: the source's directories (a directory source
-			 * itself too) are kept below dest */
-			struct stat psb;
-			int pfd = fsops_open_in_root(src_root, m.v[i], O_PATH, err);
-			if (pfd < 0)
-				goto fail;
-			bool isdir = fstat(pfd, &psb) == 0 && S_ISDIR(psb.st_mode);
-			close(pfd);
-			const char *sl = strrchr(m.v[i], '/');
-			int plen = isdir ? (int)strlen(m.v[i]) : sl ? (int)(sl - m.v[i]) : 0;
-			if (plen > 0 && asprintf(&pdest, "%s/%.*s", dest, plen, m.v[i]) < 0) {
-				pdest = NULL;
-				berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
-				goto fail;
-			}
-			d = pdest != NULL ? pdest : dest;
+	if (!b->o->no_cache) {
+		co.hash = h;
+		co.dry = true;
+		if (b->digests == NULL && open_digests(b, err) < 0)
+			goto fail;
+		co.digests = b->digests;
+		if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0)
+			goto fail;
+		berth_error_t e = NULL;
+		if (statcache_save(b->digests, &e) < 0) {
+			build_progress(b, "warning: %s", e->msg);
+			berth_error_free(&e);
 		}
-		if (copy_one(b, in, src_root, m.v[i], context, st.merged_fd, d,
-		             dest_dir || m.n + in->n_files > 1 || in->parents, &co, err) < 0)
-			goto fail;
 	}
-	for (size_t i = 0; i < in->n_files; i++)
-		if (copy_heredoc(st.merged_fd, &in->files[i], dest, dest_dir || m.n + in->n_files > 1, &co,
-		                 err) < 0)
-			goto fail;
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);
 	h = NULL;
@@ -1138,6 +1183,10 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		goto out;
 	}
 	build_progress(b, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text, in->dest);
+	co.hash = NULL;
+	co.dry = false;
+	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0)
+		goto fail;
 	if (step_commit(b, s, &st, key, by, err) < 0)
 		goto fail;
 	r = 0;

@@ -313,6 +313,44 @@ hi
 	[ "$(skopeo inspect "oci:$OUT:c:1" | jq -r '.Layers[1]')" != "$l1" ]
 }
 
+@test "build: a cached COPY reads no unchanged file again; a change behind the old size and mtime still misses" {
+	command -v strace >/dev/null || skip "requires strace"
+	mkdir -p "$CTX/d"
+	for i in $(seq 1 40); do echo "content $i" >"$CTX/d/probe-$i"; done
+	head -c 3000000 /dev/urandom >"$CTX/d/probe-big"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY d /d
+	EOF
+	# files changed in the last second are not trusted by their stat
+	sleep 2
+	run -0 strace -f -qq -e trace=openat -o "$TEST_DIR/trace1" "$BUILD_BIN" \
+		--build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" --output "$OUT" -t s:1 "$CTX"
+	[ -s "$CACHE/statcache" ] || fail "no stat cache was written"
+	grep -q 'openat(.*"probe-big", O_RDONLY' "$TEST_DIR/trace1" || fail "the first build did not read the files"
+	run -0 strace -f -qq -e trace=openat -o "$TEST_DIR/trace2" "$BUILD_BIN" \
+		--build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" --output "$OUT" -t s:1 "$CTX"
+	assert_output --partial "COPY d /d (cached)"
+	run grep 'openat(.*"probe-[a-z0-9]*", O_RDONLY' "$TEST_DIR/trace2"
+	[ "$status" = 1 ] || fail "the cached build read context files again: $output"
+
+	# new content of the same size, the old mtime put back: ctime tells
+	cp -p "$CTX/d/probe-7" "$TEST_DIR/ref"
+	echo "CONTENT 7" >"$CTX/d/probe-7"
+	touch -r "$TEST_DIR/ref" "$CTX/d/probe-7"
+	assert_equal "$(stat -c %s:%Y "$CTX/d/probe-7")" "$(stat -c %s:%Y "$TEST_DIR/ref")"
+	run -0 build -t s:1 "$CTX"
+	refute_output --partial "(cached)"
+	run -0 umoci unpack --image "$OUT:s:1" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/d/probe-7")" "CONTENT 7"
+	# a malformed stat cache is only a cache: ignored and rewritten
+	echo garbage >"$CACHE/statcache"
+	echo more >"$CTX/d/probe-8"
+	run -0 build -t s:1 "$CTX"
+	run -0 head -c 23 "$CACHE/statcache"
+	assert_output "berth-build statcache 1"
+}
+
 @test "build: the config instructions land in the image config as Docker writes them" {
 	cat >"$CTX/Dockerfile" <<-'EOF'
 		FROM busybox
