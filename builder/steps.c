@@ -25,9 +25,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build_int.h"
+#include "fetch.h"
 #include "fsops.h"
 #include "layer.h"
 #include "run_mounts.h"
@@ -901,6 +903,112 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
 }
 
+/* ---- ADD <url> ---- */
+
+struct url_src {
+	const char *url;
+	char *tmp;  /* the download */
+	char *dest; /* the file's path in the image */
+	char mtime[24];
+	struct fetch_result res;
+};
+
+struct urls {
+	struct url_src *v;
+	size_t n;
+};
+
+static void urls_free(struct urls *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		if (u->v[i].tmp != NULL)
+			unlink(u->v[i].tmp);
+		free(u->v[i].tmp);
+		free(u->v[i].dest);
+	}
+	free(u->v);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Downloads every URL source of the ADD; a destination ending in / takes
+ * the name the URL's path ends with. */
+static int urls_fetch(struct builder *b, const struct df_instr *in, const char *dest, bool dest_dir,
+                      struct urls *u, berth_error_t *err)
+{
+	for (size_t i = 0; in->srcs[i]; i++) {
+		if (!fetch_is_url(in->srcs[i]))
+			continue;
+		struct url_src *nv = realloc(u->v, (u->n + 1) * sizeof(*nv));
+		if (nv == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
+		u->v = nv;
+		struct url_src *d = memset(&nv[u->n++], 0, sizeof(*nv));
+		d->url = in->srcs[i];
+		if (dest_dir) {
+			cleanup_free char *name = fetch_url_filename(d->url);
+			if (name == NULL)
+				return berth_error_invalid(err, "cannot determine filename from url: %s",
+				                           d->url);
+			if (asprintf(&d->dest, "%s/%s", strcmp(dest, "/") == 0 ? "" : dest, name) < 0)
+				d->dest = NULL;
+		} else {
+			d->dest = strdup(dest);
+		}
+		if (d->dest == NULL || asprintf(&d->tmp, "%s/dl%u", b->tmp, ++b->counter) < 0) {
+			d->tmp = NULL;
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
+		}
+		cleanup_close int fd = open(d->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return berth_error_sys(err, errno, "ADD: `%s`", d->tmp);
+		build_progress(b, "%s:%d: ADD: downloading %s", b->df_name, in->pos.line, d->url);
+		if (fetch_url(d->url, in->checksum, fd, &d->res, err) < 0)
+			return -1;
+		/* no Last-Modified: the time of the download (clamped with
+		 * SOURCE_DATE_EPOCH like every mtime of the layer) */
+		int64_t mt = d->res.has_mtime ? d->res.mtime : (int64_t)time(NULL);
+		snprintf(d->mtime, sizeof(d->mtime), "%" PRId64, d->res.has_mtime ? mt : -1);
+		d->res.mtime = mt;
+	}
+	return 0;
+}
+
+/* The downloads into the image: mode 0600 (or --chmod), root (or
+ * --chown), mtime from Last-Modified; never extracted. */
+static int urls_copy(int merged_fd, const struct urls *u, const struct fsops_copy_opts *co,
+                     berth_error_t *err)
+{
+	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
+	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct url_src *d = &u->v[i];
+		const char *slash = strrchr(d->dest, '/');
+		cleanup_free char *parent = strndup(d->dest, (size_t)(slash - d->dest));
+		if (parent == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
+		cleanup_close int pfd = mkdir_open(merged_fd, *parent ? parent : "/", uid, gid, err);
+		cleanup_close int in = open(d->tmp, O_RDONLY | O_CLOEXEC);
+		if (pfd < 0 || in < 0)
+			return *err ? -1 : berth_error_sys(err, errno, "ADD %s", d->url);
+		if (unlinkat(pfd, slash + 1, 0) < 0 && errno != ENOENT)
+			return berth_error_sys(err, errno, "ADD %s: replace `%s`", d->url, d->dest);
+		cleanup_close int out =
+		    openat(pfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0)
+			return berth_error_sys(err, errno, "ADD %s: create `%s`", d->url, d->dest);
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (fs_write_all(out, buf, (size_t)n) < 0)
+				return berth_error_sys(err, errno, "ADD %s: write `%s`", d->url, d->dest);
+		struct timespec ts[2] = {{.tv_sec = (time_t)d->res.mtime}, {.tv_sec = (time_t)d->res.mtime}};
+		if (n < 0 || fchown(out, uid, gid) < 0 ||
+		    fchmod(out, fsops_copy_mode(co, S_IFREG | 0600)) < 0 || futimens(out, ts) < 0)
+			return berth_error_sys(err, errno, "ADD %s: `%s`", d->url, d->dest);
+	}
+	return 0;
+}
+
 /* Every match and heredoc of a COPY/ADD to dest (or, with co->dry, into
  * the hash only). */
 static int copy_all(struct builder *b, const struct df_instr *in, int src_root, const struct matches *m,
@@ -958,6 +1066,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	cleanup_close int from_fd = -1;
 	bool context = in->from == NULL;
 	int src_root = b->ctx_fd;
+	struct urls dls = {0};
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
 	struct oci_hasher *h = NULL;
@@ -980,11 +1089,20 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		if (dockerignore_parse(&excl, etext, off, err) < 0)
 			return build_fail(b, in, err, "%s --exclude", kind);
 	}
-	for (size_t i = 0; in->srcs[i]; i++)
-		if (strncmp(in->srcs[i], "http://", 7) == 0 || strncmp(in->srcs[i], "https://", 8) == 0 ||
-		    strncmp(in->srcs[i], "git@", 4) == 0)
-			return build_fail(b, in, err, "%s of a URL is not supported yet: `%s`", kind,
+	size_t n_urls = 0;
+	for (size_t i = 0; in->srcs[i]; i++) {
+		if (fetch_is_url(in->srcs[i]) && in->kind == DF_COPY)
+			return build_fail(b, in, err, "source can't be a URL for COPY: %s", in->srcs[i]);
+		if (fetch_is_url(in->srcs[i]))
+			n_urls++;
+		else if (strncmp(in->srcs[i], "git@", 4) == 0 || strncmp(in->srcs[i], "git://", 6) == 0)
+			return build_fail(b, in, err, "%s of a git repository is not supported: `%s`", kind,
 			                  in->srcs[i]);
+		else if (in->checksum != NULL)
+			return build_fail(b, in, err,
+			                  "checksum can't be specified for non-HTTP(S) sources: %s",
+			                  in->srcs[i]);
+	}
 	int mode;
 	const char *chmod_sym;
 	if (parse_chmod(b, in, &mode, &chmod_sym, err) < 0)
@@ -1029,6 +1147,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	size_t n_srcs = 0;
 	for (size_t i = 0; in->srcs[i]; i++, n_srcs++) {
 		char clean[4096];
+		if (fetch_is_url(in->srcs[i]))
+			continue; /* downloaded below */
 		int cr = layer_clean_path(in->srcs[i], clean, sizeof(clean));
 		if (cr < 0 && errno == EXDEV) {
 			build_fail(b, in, err, "%s %s: the path is outside the %s", kind, in->srcs[i],
@@ -1086,7 +1206,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		build_fail(b, in, err, "%s: destination `%s` escapes the root", kind, in->dest);
 		goto out;
 	}
-	if (!dest_dir && (m.n + in->n_files > 1 || (in->parents && m.n > 0))) {
+	if (!dest_dir && (m.n + in->n_files + n_urls > 1 || (in->parents && m.n > 0))) {
 		build_fail(b, in, err,
 		           "When using %s with more than one source file, the destination must be a "
 		           "directory and end with a /",
@@ -1144,10 +1264,20 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 			close(fd);
 		berth_error_free(&e);
 	}
+	/* the URLs, downloaded into tmp */
+	if (n_urls > 0 && urls_fetch(b, in, dest, dest_dir, &dls, err) < 0)
+		goto fail;
+
 	/* 1.: the key, from a walk of the sources that copies nothing and
 	 * reads only the files whose stat changed (statcache.h) */
 	if ((h = oci_hasher_new(OCI_DIGEST_SHA256, err)) == NULL)
 		goto fail;
+	for (size_t i = 0; i < dls.n; i++) {
+		key_add(h, "url", dls.v[i].url);
+		key_add(h, "to", dls.v[i].dest);
+		key_add(h, "digest", dls.v[i].res.digest);
+		key_add(h, "mtime", dls.v[i].mtime);
+	}
 	key_add(h, "parent", s->chain);
 	key_add(h, kind, dest);
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
@@ -1185,7 +1315,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	build_progress(b, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text, in->dest);
 	co.hash = NULL;
 	co.dry = false;
-	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0)
+	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
+	    urls_copy(st.merged_fd, &dls, &co, err) < 0)
 		goto fail;
 	if (step_commit(b, s, &st, key, by, err) < 0)
 		goto fail;
@@ -1197,6 +1328,7 @@ out:
 	if (h != NULL)
 		oci_hasher_free(h);
 	strv_free(m.v);
+	urls_free(&dls);
 	step_release(&st);
 	return r;
 }

@@ -61,6 +61,7 @@ setup() {
 }
 
 teardown() {
+	[ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
 	[ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR" ] || return 0
 	local errors=
 	# the builder's mounts lived in its own mount namespace: none here
@@ -349,6 +350,88 @@ hi
 	run -0 build -t s:1 "$CTX"
 	run -0 head -c 23 "$CACHE/statcache"
 	assert_output "berth-build statcache 1"
+}
+
+# start_http DIR: a web server of DIR on 127.0.0.1 at a free port ($HTTP_PORT),
+# stopped by pid in teardown
+start_http() {
+	command -v python3 >/dev/null || skip "requires python3 (a local web server)"
+	(cd "$1" && exec python3 -m http.server --bind 127.0.0.1 0) >"$TEST_DIR/http.log" 2>&1 &
+	HTTP_PID=$!
+	local i
+	for i in $(seq 50); do
+		HTTP_PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TEST_DIR/http.log")
+		[ -n "$HTTP_PORT" ] && return 0
+		sleep 0.1
+	done
+	fail "the web server did not start: $(cat "$TEST_DIR/http.log")"
+}
+
+@test "build: ADD of an http URL: mode 0600, mtime from Last-Modified, name from the URL, no extraction, --checksum" {
+	mkdir -p "$TEST_DIR/www/sub"
+	echo "served over http" >"$TEST_DIR/www/sub/file.txt"
+	touch -d '2021-03-04 05:06:07 UTC' "$TEST_DIR/www/sub/file.txt"
+	mkdir "$TEST_DIR/t" && echo in-tar >"$TEST_DIR/t/t.txt"
+	tar -czf "$TEST_DIR/www/a.tar.gz" -C "$TEST_DIR/t" t.txt
+	start_http "$TEST_DIR/www"
+	url=http://127.0.0.1:$HTTP_PORT
+	sum=$(sha256sum "$TEST_DIR/www/sub/file.txt" | cut -d' ' -f1)
+	cat >"$CTX/Dockerfile" <<-EOF
+		FROM busybox
+		ADD --checksum=sha256:$sum $url/sub/file.txt /dl/
+		ADD --chown=user --chmod=0640 $url/sub/file.txt?query=1#frag /named
+		ADD $url/a.tar.gz /tars/
+		RUN stat -c '%a %u %Y' /dl/file.txt /named /tars/a.tar.gz > /stat
+	EOF
+	run -0 build -t url:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:url:1" "$TEST_DIR/umoci"
+	r=$TEST_DIR/umoci/rootfs
+	assert_equal "$(cat "$r/dl/file.txt")" "served over http"
+	assert_equal "$(cat "$r/named")" "served over http"
+	cmp "$r/tars/a.tar.gz" "$TEST_DIR/www/a.tar.gz" || fail "a URL's archive was not kept as it is"
+	[ ! -e "$r/tars/t.txt" ] || fail "a URL's archive was extracted"
+	mtime=$(date -d '2021-03-04 05:06:07 UTC' +%s)
+	tar_mtime=$(stat -c %Y "$TEST_DIR/www/a.tar.gz")
+	assert_equal "$(cat "$r/stat" | tr '\n' ' ')" "600 0 $mtime 640 1000 $mtime 600 0 $tar_mtime "
+
+	# unchanged content: a cache hit; changed content: a miss
+	run -0 build -t url:1 "$CTX"
+	assert_output --partial "ADD $url/sub/file.txt /dl/ (cached)"
+	assert_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
+	echo "new" >"$TEST_DIR/www/a.tar.gz"
+	run -0 build -t url:1 "$CTX"
+	refute_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
+
+	# a wrong checksum: the URL and both digests; no image
+	echo "changed on the server" >"$TEST_DIR/www/sub/file.txt"
+	new=$(sha256sum "$TEST_DIR/www/sub/file.txt" | cut -d' ' -f1)
+	run -1 build -t url:2 "$CTX"
+	assert_output --partial "Dockerfile:2: ADD: $url/sub/file.txt: checksum mismatch: expected sha256:$sum, got sha256:$new"
+	run -0 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
+	refute_output --partial "url:2"
+	# a missing file: the URL and the HTTP status
+	printf 'FROM busybox\nADD %s/nothing.txt /x\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: ADD: $url/nothing.txt: HTTP status 404"
+	# no file name in the URL for a directory destination
+	printf 'FROM busybox\nADD %s/ /dir/\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "cannot determine filename from url: $url/"
+	# COPY takes no URL; --checksum only URLs
+	printf 'FROM busybox\nCOPY %s/sub/file.txt /x\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: source can't be a URL for COPY: $url/sub/file.txt"
+	echo local >"$CTX/local.txt"
+	printf 'FROM busybox\nADD --checksum=sha256:%s local.txt /x\n' "$sum" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: checksum can't be specified for non-HTTP(S) sources: local.txt"
+	# nothing listens there
+	kill "$HTTP_PID" && wait "$HTTP_PID" 2>/dev/null || true
+	HTTP_PID=
+	printf 'FROM busybox\nADD %s/sub/file.txt /x\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: ADD: $url/sub/file.txt: "
+	refute_output --partial "HTTP status"
 }
 
 @test "build: the config instructions land in the image config as Docker writes them" {
