@@ -676,6 +676,39 @@ static int stage_instr(struct builder *b, size_t i, struct sstate *s, const stru
 	}
 }
 
+/* The ONBUILD triggers of an image base, in order, right after FROM; the
+ * stage's own config starts without them (Docker's rule). */
+static int run_triggers(struct builder *b, size_t i, struct sstate *s, berth_error_t *err)
+{
+	const struct df_stage *st = &b->df.stages[i];
+	struct oci_image_exec_config *c = s->cfg->config;
+	if (st->base_stage >= 0 || c->on_build_len == 0)
+		return 0;
+	char **trig = c->on_build;
+	size_t n = c->on_build_len, n_ev = 0;
+	c->on_build = NULL;
+	c->on_build_len = 0;
+	struct df_ast ast;
+	struct df_instr **ev = NULL;
+	int r = df_triggers_eval(&b->df, trig, n, (const char *const *)c->env, &ast, &ev, &n_ev, err);
+	if (r < 0)
+		build_fail(b, st->from, err, "FROM %s: its ONBUILD triggers", st->base);
+	for (size_t k = 0; r == 0 && k < n_ev; k++) {
+		/* errors and progress point at the FROM line */
+		ev[k]->pos = st->from->pos;
+		build_progress(b, "%s:%d: ONBUILD %s", b->df_name, st->from->pos.line, ev[k]->text);
+		r = stage_instr(b, i, s, ev[k], err);
+	}
+	for (size_t k = 0; ev != NULL && k < n_ev; k++)
+		df_instr_free(ev[k]);
+	free(ev);
+	df_ast_free(&ast);
+	for (size_t k = 0; k < n; k++)
+		free(trig[k]);
+	free(trig);
+	return r;
+}
+
 static int build_stage(struct builder *b, size_t i, berth_error_t *err)
 {
 	const struct df_stage *st = &b->df.stages[i];
@@ -683,7 +716,7 @@ static int build_stage(struct builder *b, size_t i, berth_error_t *err)
 	struct df_instr **ev = NULL;
 	int r = 0;
 
-	if (stage_base(b, i, err) < 0)
+	if (stage_base(b, i, err) < 0 || run_triggers(b, i, s, err) < 0)
 		return -1;
 	if (df_stage_eval(&b->df, st, (const char *const *)s->cfg->config->env, &ev, err) < 0)
 		return -1;

@@ -459,6 +459,91 @@ start_http() {
 	[[ $(cat "$TEST_DIR/umoci/rootfs/shell") == "/bin/sh "*e* ]] || fail "SHELL not used: $(cat "$TEST_DIR/umoci/rootfs/shell")"
 }
 
+# config_blob TAG: the config of the image TAG of $OUT, as stored
+config_blob() {
+	local m
+	m=$(jq -r --arg t "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$OUT/index.json")
+	cat "$OUT/blobs/sha256/$(jq -r .config.digest "$OUT/blobs/sha256/${m#sha256:}" | cut -d: -f2)"
+}
+
+# set_onbuild LAYOUT TAG NEWTAG JSON: the image TAG of LAYOUT again as
+# NEWTAG, with its config's OnBuild set to JSON (what another builder may write)
+set_onbuild() {
+	local l=$1 m c d s
+	m=$(jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$l/index.json")
+	c=$(jq -r .config.digest "$l/blobs/sha256/${m#sha256:}")
+	jq -c --argjson o "$4" '.config.OnBuild = $o' "$l/blobs/sha256/${c#sha256:}" >"$TEST_DIR/blob"
+	d=$(sha256sum "$TEST_DIR/blob" | cut -d' ' -f1) s=$(stat -c %s "$TEST_DIR/blob")
+	mv "$TEST_DIR/blob" "$l/blobs/sha256/$d"
+	jq -c --arg d "sha256:$d" --argjson s "$s" '.config.digest = $d | .config.size = $s' \
+		"$l/blobs/sha256/${m#sha256:}" >"$TEST_DIR/blob"
+	d=$(sha256sum "$TEST_DIR/blob" | cut -d' ' -f1) s=$(stat -c %s "$TEST_DIR/blob")
+	mv "$TEST_DIR/blob" "$l/blobs/sha256/$d"
+	jq --arg d "sha256:$d" --argjson s "$s" --arg t "$3" '.manifests |=
+		map(select(.annotations["org.opencontainers.image.ref.name"] != $t)) | .manifests += [{"mediaType":
+		"application/vnd.oci.image.manifest.v1+json", "digest": $d, "size": $s,
+		"annotations": {"org.opencontainers.image.ref.name": $t}}]' "$l/index.json" >"$TEST_DIR/blob"
+	mv "$TEST_DIR/blob" "$l/index.json"
+}
+
+@test "build: ONBUILD triggers are recorded, then run right after FROM in a build on the image, in order" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		ENV WHO=parent
+		ONBUILD RUN echo "first trigger, $WHO" > /t1
+		ONBUILD COPY child.txt /from-child-context
+		ONBUILD ENV SET_BY_TRIGGER=yes
+		ONBUILD RUN cat /t1 > /t2 && echo "$SET_BY_TRIGGER" >> /t2
+		RUN echo parent > /p
+	EOF
+	run -0 build -t parent:1 "$CTX"
+	# (skopeo's view of a config drops OnBuild, which the OCI spec lacks)
+	run -0 config_blob parent:1
+	assert_equal "$(jq -c .config.OnBuild <<<"$output")" \
+		'["RUN echo \"first trigger, $WHO\" > /t1","COPY child.txt /from-child-context","ENV SET_BY_TRIGGER=yes","RUN cat /t1 > /t2 && echo \"$SET_BY_TRIGGER\" >> /t2"]'
+	run -0 umoci unpack --image "$OUT:parent:1" "$TEST_DIR/p"
+	[ ! -e "$TEST_DIR/p/rootfs/t1" ] || fail "a trigger ran in the image that declares it"
+
+	# the child: FROM the store's parent:1, with a context of its own
+	mkdir "$TEST_DIR/child"
+	echo "child's file" >"$TEST_DIR/child/child.txt"
+	cat >"$TEST_DIR/child/Dockerfile" <<-'EOF'
+		FROM parent:1
+		RUN test -f /t2 && cp /t2 /seen-by-child
+		ONBUILD RUN echo grandchild
+	EOF
+	run -0 build -t child:1 "$TEST_DIR/child"
+	assert_output --partial 'Dockerfile:1: ONBUILD RUN echo "first trigger, $WHO" > /t1'
+	run -0 umoci unpack --image "$OUT:child:1" "$TEST_DIR/c"
+	r=$TEST_DIR/c/rootfs
+	assert_equal "$(cat "$r/t1")" "first trigger, parent"
+	assert_equal "$(cat "$r/from-child-context")" "child's file"
+	assert_equal "$(cat "$r/seen-by-child" | tr '\n' ' ')" "first trigger, parent yes "
+	run -0 config_blob child:1
+	assert_equal "$(jq -c .config.OnBuild <<<"$output")" '["RUN echo grandchild"]'
+	assert_equal "$(jq -r '.config.Env[]' <<<"$output" | grep SET_BY_TRIGGER)" SET_BY_TRIGGER=yes
+	# a second child build: the triggers' steps come from the cache
+	run -0 build -t child:1 "$TEST_DIR/child"
+	assert_output --partial 'RUN echo "first trigger, $WHO" > /t1 (cached)'
+
+	# a failing trigger names the FROM line; no image
+	printf 'FROM busybox\nONBUILD RUN exit 4\n' >"$CTX/Dockerfile"
+	run -0 build -t failing:1 "$CTX"
+	printf '# a comment\nFROM failing:1\n' >"$TEST_DIR/child/Dockerfile"
+	run -1 build -t broken:1 "$TEST_DIR/child"
+	assert_output --partial 'Dockerfile:2: RUN `exit 4`: exit status 4'
+	# triggers that ONBUILD refuses, in an image another builder wrote
+	for bad in '["FROM busybox"]' '["MAINTAINER x"]' '["ONBUILD RUN true"]'; do
+		set_onbuild "$OUT" parent:1 bad:1 "$bad"
+		printf 'FROM bad:1\n' >"$TEST_DIR/child/Dockerfile"
+		run -1 build -t broken:1 "$TEST_DIR/child"
+		assert_output --partial "Dockerfile:1: FROM bad:1: its ONBUILD triggers: ONBUILD:1:1: "
+		assert_output --regexp "isn't allowed as an ONBUILD trigger|Chaining ONBUILD via .ONBUILD ONBUILD. isn't allowed"
+	done
+	run -0 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
+	refute_output --partial broken
+}
+
 # blobs_grep LAYOUT TEXT: the blobs of LAYOUT (gunzipped when gzip) that contain TEXT.
 blobs_grep() {
 	local b
