@@ -32,6 +32,7 @@
 #include "archive_read.h"
 #include "build_int.h"
 #include "fsops.h"
+#include "output.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -953,7 +954,12 @@ static int copy_blob(struct oci_layout *dst, const struct blayer *l, berth_error
 
 static int write_output(struct builder *b, struct sstate *s, struct build_result *res, berth_error_t *err)
 {
-	struct oci_layout_options lo = {.size = sizeof(lo), .create = true, .fsync = true};
+	/* a tar: made of a layout in tmp (output.h) */
+	cleanup_free char *tmp_layout = NULL;
+	if (b->o->output_tar && asprintf(&tmp_layout, "%s/output", b->tmp) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "output");
+	const char *dest = b->o->output_tar ? tmp_layout : b->o->output;
+	struct oci_layout_options lo = {.size = sizeof(lo), .create = true, .fsync = !b->o->output_tar};
 	cleanup_oci_layout struct oci_layout *out = NULL;
 	struct oci_image_manifest m = {.schema_version = 2};
 	struct oci_descriptor mdesc = {0};
@@ -963,11 +969,11 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 	free(s->cfg->created);
 	if ((s->cfg->created = strdup(b->created)) == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "config");
-	if (oci_layout_open(b->o->output, &lo, &out, err) < 0)
-		return berth_error_prefix(err, "output `%s`", b->o->output);
+	if (oci_layout_open(dest, &lo, &out, err) < 0)
+		return berth_error_prefix(err, "output `%s`", dest);
 	for (size_t i = 0; i < s->n_layers; i++)
 		if (copy_blob(out, &s->layers[i], err) < 0)
-			return berth_error_prefix(err, "output `%s`", b->o->output);
+			return berth_error_prefix(err, "output `%s`", dest);
 	if ((cjson = oci_image_config_to_json(s->cfg, false, err)) == NULL)
 		return -1;
 	m.media_type = (char *)OCI_MEDIA_TYPE_MANIFEST;
@@ -998,6 +1004,10 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 	for (size_t i = 0; b->o->tags != NULL && b->o->tags[i] != NULL; i++)
 		if (oci_layout_tag(out, b->o->tags[i], &mdesc, err) < 0)
 			goto out;
+	if (b->o->output_tar &&
+	    output_layout_tar(dest, b->o->output, b->o->has_source_date_epoch ? b->o->source_date_epoch : 0,
+	                      err) < 0)
+		goto out;
 	r = 0;
 out:
 	free(m.layers);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "layer.h"
 #include "util/error.h"
 
 struct build_options {
@@ -51,6 +52,11 @@ struct build_options {
 	int64_t source_date_epoch;
 	/* progress lines on stderr */
 	bool quiet;
+	/* the output is a tar of the layout (type=oci,dest=FILE.tar) */
+	bool output_tar;
+	/* of the layers the build makes: LAYER_COMPRESSION_GZIP (AUTO means
+	 * that too), _ZSTD or _NONE */
+	enum layer_compression compression;
 };
 
 struct build_result {

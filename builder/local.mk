@@ -24,7 +24,8 @@ berth_build_SOURCES = builder/main.c \
 	builder/run_mounts.c builder/run_mounts.h \
 	builder/fsops.c builder/fsops.h \
 	builder/statcache.c builder/statcache.h \
-	builder/fetch.c builder/fetch.h
+	builder/fetch.c builder/fetch.h \
+	builder/output.c builder/output.h
 berth_build_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
 	$(ZSTD_LIBS) $(ZLIB_LIBS) $(CURL_LIBS)

@@ -1,10 +1,10 @@
 /* berth-build: a daemonless Dockerfile builder that writes OCI image layouts.
  *
  *   berth-build [-f Dockerfile] [-t name:tag]... [--target stage]
- *               [--build-arg K=V]... [--output type=oci,dest=DIR]
+ *               [--build-arg K=V]... [--output type=oci,dest=DIR|FILE.tar[,compression=C]]
  *               [--build-context name=oci-layout:///path:tag|oci-archive:///path|
  *                                     docker-archive:///path]...
- *               [--secret id=ID,src=FILE|env=VAR]...
+ *               [--secret id=ID,src=FILE|env=VAR]... [--compression gzip|zstd|uncompressed]
  *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
  *
  * Prints the manifest digest on stdout; progress and the RUN steps' output
@@ -22,12 +22,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
-	        "                   [--output type=oci,dest=DIR] [--build-context "
-	        "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
-	        "                   [--secret id=ID,src=FILE|env=VAR]...\n"
-	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
+	fprintf(
+	    f,
+	    "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
+	    "                   [--output type=oci,dest=DIR|FILE.tar[,tar=true|false]"
+	    "[,compression=gzip|zstd|uncompressed]]\n"
+	    "                   [--build-context "
+	    "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
+	    "                   [--secret id=ID,src=FILE|env=VAR]... [--compression gzip|zstd|uncompressed]\n"
+	    "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
 }
 
 static int push(const char ***v, size_t *n, const char *s)
@@ -41,30 +44,79 @@ static int push(const char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-/* --output type=oci,dest=DIR (or a plain DIR) */
-static const char *parse_output(char *spec)
+static int parse_compression(const char *v, struct build_options *o)
 {
-	if (strchr(spec, '=') == NULL)
-		return spec;
-	const char *dest = NULL;
+	if (strcmp(v, "gzip") == 0)
+		o->compression = LAYER_COMPRESSION_GZIP;
+	else if (strcmp(v, "zstd") == 0)
+		o->compression = LAYER_COMPRESSION_ZSTD;
+	else if (strcmp(v, "uncompressed") == 0)
+		o->compression = LAYER_COMPRESSION_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t l = strlen(s), n = strlen(suffix);
+	return l >= n && strcmp(s + l - n, suffix) == 0;
+}
+
+/* --output type=oci,dest=PATH[,tar=true|false][,compression=gzip|zstd|uncompressed]
+ * (or a plain DIR); a dest ending in .tar is a tar unless tar=false */
+static int parse_output(char *spec, struct build_options *o)
+{
+	if (strchr(spec, '=') == NULL) {
+		o->output = spec;
+		return 0;
+	}
+	const char *dest = NULL, *tar = NULL;
 	char *save = NULL;
 	for (char *t = strtok_r(spec, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (strncmp(t, "type=", 5) == 0 && strcmp(t + 5, "oci") != 0 &&
-		    strcmp(t + 5, "local-oci") != 0) {
-			fprintf(stderr, "berth-build: --output: only type=oci is supported\n");
-			return NULL;
-		}
-		if (strncmp(t, "dest=", 5) == 0)
+		if (strncmp(t, "type=", 5) == 0) {
+			if (strcmp(t + 5, "oci") != 0 && strcmp(t + 5, "local-oci") != 0) {
+				fprintf(stderr, "berth-build: --output %s: only type=oci is supported\n", t);
+				return -1;
+			}
+		} else if (strncmp(t, "dest=", 5) == 0) {
 			dest = t + 5;
+		} else if (strncmp(t, "tar=", 4) == 0 &&
+		           (!strcmp(t + 4, "true") || !strcmp(t + 4, "false"))) {
+			tar = t + 4;
+		} else if (strncmp(t, "compression=", 12) == 0) {
+			if (parse_compression(t + 12, o) < 0) {
+				fprintf(stderr,
+				        "berth-build: --output %s: expected gzip, zstd or uncompressed\n", t);
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "berth-build: --output: unknown option `%s`\n", t);
+			return -1;
+		}
 	}
-	if (dest == NULL)
-		fprintf(stderr, "berth-build: --output: dest=DIR is missing\n");
-	return dest;
+	if (dest == NULL || *dest == '\0') {
+		fprintf(stderr, "berth-build: --output: dest=PATH is missing\n");
+		return -1;
+	}
+	o->output = dest;
+	o->output_tar = tar != NULL ? strcmp(tar, "true") == 0 : ends_with(dest, ".tar");
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_TARGET = 256, O_BUILD_ARG, O_OUTPUT, O_CONTEXT, O_CACHE_DIR, O_NO_CACHE, O_SDE, O_SECRET };
+	enum {
+		O_TARGET = 256,
+		O_BUILD_ARG,
+		O_OUTPUT,
+		O_CONTEXT,
+		O_CACHE_DIR,
+		O_NO_CACHE,
+		O_SDE,
+		O_SECRET,
+		O_COMPRESSION
+	};
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"tag", required_argument, NULL, 't'},
@@ -74,6 +126,7 @@ int main(int argc, char **argv)
 	    {"build-context", required_argument, NULL, O_CONTEXT},
 	    {"cache-dir", required_argument, NULL, O_CACHE_DIR},
 	    {"secret", required_argument, NULL, O_SECRET},
+	    {"compression", required_argument, NULL, O_COMPRESSION},
 	    {"no-cache", no_argument, NULL, O_NO_CACHE},
 	    {"source-date-epoch", required_argument, NULL, O_SDE},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -119,8 +172,17 @@ int main(int argc, char **argv)
 				abort();
 			break;
 		case O_OUTPUT:
-			if ((o.output = parse_output(optarg)) == NULL)
+			if (parse_output(optarg, &o) < 0)
 				return 2;
+			break;
+		case O_COMPRESSION:
+			if (parse_compression(optarg, &o) < 0) {
+				fprintf(
+				    stderr,
+				    "berth-build: --compression `%s`: expected gzip, zstd or uncompressed\n",
+				    optarg);
+				return 2;
+			}
 			break;
 		case O_CONTEXT:
 			if (push(&ctxs, &n_ctxs, optarg) < 0)

@@ -117,6 +117,70 @@ static char *entry_dir(const struct builder *b, const char *key)
 	return s;
 }
 
+static const char *layer_media_type(const struct builder *b)
+{
+	switch (b->o->compression) {
+	case LAYER_COMPRESSION_ZSTD:
+		return OCI_MEDIA_TYPE_LAYER_ZSTD;
+	case LAYER_COMPRESSION_NONE:
+		return OCI_MEDIA_TYPE_LAYER;
+	default:
+		return OCI_MEDIA_TYPE_LAYER_GZIP;
+	}
+}
+
+/* A cache entry's `layer` file: a line "DIGEST SIZE DIFF_ID MEDIA_TYPE" per
+ * compression made of the step's upper directory (entries of older builds
+ * lack the media type: gzip).  1 when the line for media_type is there, 0
+ * when not, -1 when the file is malformed. */
+static int layer_meta_find(const char *meta, const char *media_type, char digest[OCI_DIGEST_MAX],
+                           int64_t *size, char diff_id[OCI_DIGEST_MAX])
+{
+	for (const char *line = meta; line != NULL && *line != '\0';) {
+		char mt[128] = OCI_MEDIA_TYPE_LAYER_GZIP;
+		int n = sscanf(line, "%135s %" SCNd64 " %135s %127s", digest, size, diff_id, mt);
+		if (n < 3)
+			return -1;
+		if (strcmp(mt, media_type) == 0)
+			return 1;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return 0;
+}
+
+/* The overlay upper directory as a layer blob in the build's compression
+ * (written to blob_path first), put into the cache's layout unless it has
+ * no entries. */
+static int make_layer(struct builder *b, const char *upper, const char *blob_path,
+                      struct layer_diff_result *res, berth_error_t *err)
+{
+	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (out < 0 || ufd < 0)
+		return berth_error_sys(err, errno, "layer of `%s`", upper);
+	struct layer_diff_options dopts = {
+	    .size = sizeof(dopts),
+	    .flags = LAYER_DIFF_OVERLAY,
+	    .compression =
+	        b->o->compression == LAYER_COMPRESSION_AUTO ? LAYER_COMPRESSION_GZIP : b->o->compression,
+	};
+	if (b->o->has_source_date_epoch) {
+		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
+		dopts.source_date_epoch = b->o->source_date_epoch;
+	}
+	if (layer_diff(-1, ufd, out, &dopts, res, err) < 0)
+		return berth_error_prefix(err, "layer");
+	if (res->entries == 0)
+		return 0;
+	if (lseek(out, 0, SEEK_SET) < 0)
+		return berth_error_sys(err, errno, "layer");
+	if (oci_layout_put_blob_fd(b->cache_layout, out, res->digest, (int64_t)res->size, NULL, NULL, err) <
+	    0)
+		return berth_error_prefix(err, "layer");
+	return 0;
+}
+
 /* Applies the cached layer of key to the stage: 1 on a hit, 0 on a miss. */
 static int cache_take(struct builder *b, struct sstate *s, const char *key, const char *created_by,
                       berth_error_t *err)
@@ -140,13 +204,37 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 	}
 	char digest[OCI_DIGEST_MAX], diff_id[OCI_DIGEST_MAX];
 	int64_t size;
-	if (sscanf(meta, "%135s %" SCNd64 " %135s", digest, &size, diff_id) != 3)
-		return 0;
-	int has = oci_layout_has_blob(b->cache_layout, digest, &e);
+	int has = layer_meta_find(meta, layer_media_type(b), digest, &size, diff_id);
+	if (has == 0) {
+		/* the step's layer in another compression: the same upper
+		 * directory, compressed again */
+		struct stat usb;
+		struct layer_diff_result res;
+		cleanup_free char *tmpf = NULL, *nmeta = NULL;
+		if (stat(upper, &usb) < 0 || !S_ISDIR(usb.st_mode))
+			return 0;
+		if (asprintf(&tmpf, "%s/layer%u", b->tmp, ++b->counter) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+		int lr = make_layer(b, upper, tmpf, &res, err);
+		unlink(tmpf);
+		if (lr < 0)
+			return -1;
+		snprintf(digest, OCI_DIGEST_MAX, "%s", res.digest);
+		snprintf(diff_id, OCI_DIGEST_MAX, "%s", res.diff_id);
+		size = (int64_t)res.size;
+		if (asprintf(&nmeta, "%s%s %" PRId64 " %s %s\n", meta, digest, size, diff_id,
+		             layer_media_type(b)) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+		if (fs_write_file_atomic_at(dfd, "layer", nmeta, strlen(nmeta), 0600, err) < 0)
+			return -1;
+		has = 1;
+	}
+	if (has >= 0)
+		has = oci_layout_has_blob(b->cache_layout, digest, &e);
 	berth_error_free(&e);
 	if (has != 1)
 		return 0;
-	if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, digest, size, diff_id, b->cache_layout, err) < 0 ||
+	if (build_push_layer(s, layer_media_type(b), digest, size, diff_id, b->cache_layout, err) < 0 ||
 	    build_strv_push(&s->lowers, &s->n_lowers, upper) < 0 ||
 	    build_history(s, b, created_by, false, err) < 0)
 		return *err ? -1 : berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
@@ -166,41 +254,23 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 	st->mounted = false;
 
 	cleanup_free char *blob_path = NULL;
-	if (asprintf(&blob_path, "%s/layer.tar.gz", st->dir) < 0)
+	if (asprintf(&blob_path, "%s/layer.blob", st->dir) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
-	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	cleanup_close int ufd = open(st->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (out < 0 || ufd < 0)
-		return berth_error_sys(err, errno, "layer of `%s`", st->upper);
-	struct layer_diff_options dopts = {
-	    .size = sizeof(dopts),
-	    .flags = LAYER_DIFF_OVERLAY,
-	    .compression = LAYER_COMPRESSION_GZIP,
-	};
-	if (b->o->has_source_date_epoch) {
-		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
-		dopts.source_date_epoch = b->o->source_date_epoch;
-	}
 	struct layer_diff_result res;
-	if (layer_diff(-1, ufd, out, &dopts, &res, err) < 0)
-		return berth_error_prefix(err, "layer");
+	if (make_layer(b, st->upper, blob_path, &res, err) < 0)
+		return -1;
 
 	cleanup_free char *dir = entry_dir(b, key), *final_upper = NULL, *steps = NULL;
 	if (dir == NULL || asprintf(&final_upper, "%s/u", dir) < 0 ||
 	    asprintf(&steps, "%s/steps", b->cache) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	bool empty = res.entries == 0;
-	char meta[OCI_DIGEST_MAX * 2 + 32];
-	if (empty) {
+	char meta[OCI_DIGEST_MAX * 2 + 160];
+	if (empty)
 		snprintf(meta, sizeof(meta), "empty\n");
-	} else {
-		if (lseek(out, 0, SEEK_SET) < 0)
-			return berth_error_sys(err, errno, "layer");
-		if (oci_layout_put_blob_fd(b->cache_layout, out, res.digest, (int64_t)res.size, NULL, NULL,
-		                           err) < 0)
-			return berth_error_prefix(err, "layer");
-		snprintf(meta, sizeof(meta), "%s %" PRIu64 " %s\n", res.digest, res.size, res.diff_id);
-	}
+	else
+		snprintf(meta, sizeof(meta), "%s %" PRIu64 " %s %s\n", res.digest, res.size, res.diff_id,
+		         layer_media_type(b));
 	const char *lower = st->upper;
 	bool keep_tmp = b->o->no_cache;
 	if (!b->o->no_cache) {
@@ -238,7 +308,7 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 		}
 	}
 	if (!empty) {
-		if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, res.digest, (int64_t)res.size, res.diff_id,
+		if (build_push_layer(s, layer_media_type(b), res.digest, (int64_t)res.size, res.diff_id,
 		                     b->cache_layout, err) < 0)
 			return -1;
 		if (build_strv_push(&s->lowers, &s->n_lowers, lower) < 0)

@@ -685,6 +685,70 @@ echo "two $WHO"'
 	assert_output --partial "invalid chmod parameter: u+q"
 }
 
+# layer_types LAYOUT TAG: the media types of the image's layers, one a line
+layer_types() {
+	local m
+	m=$(jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$1/index.json")
+	jq -r '.layers[].mediaType' "$1/blobs/sha256/${m#sha256:}"
+}
+
+@test "build: --output type=oci,dest=FILE.tar writes a tar of the layout; zstd layers with --compression or compression=zstd" {
+	echo zdata >"$CTX/z.txt"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY z.txt /z.txt
+		CMD ["cat", "/z.txt"]
+	EOF
+	bb() { timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" "$@"; }
+	run -0 bb --output "type=oci,dest=$TEST_DIR/img.tar,compression=zstd" -t z:1 "$CTX"
+	digest=${lines[-1]}
+	run -0 tar -tf "$TEST_DIR/img.tar"
+	assert_equal "$(head -n 4 <<<"$output" | tr '\n' ' ')" "oci-layout index.json blobs/ blobs/sha256/ "
+	assert_line "blobs/sha256/${digest#sha256:}"
+	[ -z "$(ls "$TEST_DIR" | grep 'img.tar.tmp')" ] || fail "a temporary file was left beside the tar"
+	run -0 skopeo inspect "oci-archive:$TEST_DIR/img.tar:z:1"
+	assert_equal "$(jq -r .Digest <<<"$output")" "$digest"
+	# the base's layer as it was (gzip), the new one zstd
+	mkdir "$TEST_DIR/x" && tar -xf "$TEST_DIR/img.tar" -C "$TEST_DIR/x"
+	run -0 layer_types "$TEST_DIR/x" z:1
+	assert_output "$(printf '%s\n' application/vnd.oci.image.layer.v1.tar+gzip application/vnd.oci.image.layer.v1.tar+zstd)"
+	if command -v zstd >/dev/null; then
+		l=$(jq -r '.layers[1].digest' "$TEST_DIR/x/blobs/sha256/${digest#sha256:}" | cut -d: -f2)
+		assert_equal "$(zstd -dc "$TEST_DIR/x/blobs/sha256/$l" | tar -t)" z.txt
+	fi
+	# other tools take it, and berth runs it
+	run -0 skopeo copy -q "oci-archive:$TEST_DIR/img.tar:z:1" "oci:$TEST_DIR/copied:z"
+	run -0 run_image "$TEST_DIR/copied"
+	assert_output zdata
+
+	# --compression zstd into the layout; then gzip again: the steps come
+	# from the cache, their layers compressed again from the cached trees
+	run -0 bb --output "$OUT" --compression zstd -t z:2 "$CTX"
+	assert_equal "$(layer_types "$OUT" z:2 | tail -n 1)" application/vnd.oci.image.layer.v1.tar+zstd
+	run -0 bb --output "$OUT" -t z:3 "$CTX"
+	assert_output --partial "COPY z.txt /z.txt (cached)"
+	assert_equal "$(layer_types "$OUT" z:3 | tail -n 1)" application/vnd.oci.image.layer.v1.tar+gzip
+	run -0 umoci unpack --image "$OUT:z:3" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/z.txt")" zdata
+	# tar=false: a directory whatever its name
+	run -0 bb --output "type=oci,dest=$TEST_DIR/dir.tar,tar=false" -t z:4 "$CTX"
+	[ -f "$TEST_DIR/dir.tar/index.json" ] || fail "tar=false did not write a layout directory"
+
+	# bad options: exit 2, nothing written
+	run -2 bb --output "type=oci,dest=$TEST_DIR/bad.tar,compression=lz4" "$CTX"
+	assert_output --partial "--output compression=lz4: expected gzip, zstd or uncompressed"
+	run -2 bb --compression brotli --output "$TEST_DIR/bad" "$CTX"
+	assert_output --partial "--compression \`brotli\`: expected gzip, zstd or uncompressed"
+	run -2 bb --output "type=docker,dest=$TEST_DIR/bad.tar" "$CTX"
+	assert_output --partial "only type=oci is supported"
+	run -2 bb --output "type=oci,dest=$TEST_DIR/bad.tar,push=true" "$CTX"
+	assert_output --partial "unknown option \`push=true\`"
+	# a failed build: no tar, no temporary file
+	printf 'FROM busybox\nRUN exit 5\n' >"$CTX/Dockerfile"
+	run -1 bb --output "type=oci,dest=$TEST_DIR/bad.tar" "$CTX"
+	[ -z "$(ls "$TEST_DIR" | grep bad)" ] || fail "a failed build left $(ls "$TEST_DIR" | grep bad)"
+}
+
 @test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {
 	skopeo copy -q "oci:$BASE:1" "oci-archive:$TEST_DIR/base-oci.tar"
 	skopeo copy -q "oci:$BASE:1" "docker-archive:$TEST_DIR/base-docker.tar:example/base:1"
