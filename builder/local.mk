@@ -25,7 +25,8 @@ berth_build_SOURCES = builder/main.c \
 	builder/fsops.c builder/fsops.h \
 	builder/statcache.c builder/statcache.h \
 	builder/fetch.c builder/fetch.h \
-	builder/output.c builder/output.h
-berth_build_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+	builder/output.c builder/output.h \
+	builder/gzchunks.c builder/gzchunks.h
+berth_build_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(DEFLATE_CFLAGS)
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
-	$(ZSTD_LIBS) $(ZLIB_LIBS) $(CURL_LIBS)
+	$(ZSTD_LIBS) $(ZLIB_LIBS) $(CURL_LIBS) $(DEFLATE_LIBS)

@@ -31,6 +31,7 @@
 #include "build_int.h"
 #include "fetch.h"
 #include "fsops.h"
+#include "gzchunks.h"
 #include "layer.h"
 #include "run_mounts.h"
 #include "run_step.h"
@@ -169,10 +170,32 @@ static int make_layer(struct builder *b, const char *upper, const char *blob_pat
 		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
 		dopts.source_date_epoch = b->o->source_date_epoch;
 	}
-	if (layer_diff(-1, ufd, out, &dopts, res, err) < 0)
+	bool gzip = dopts.compression == LAYER_COMPRESSION_GZIP;
+	cleanup_free char *tar_path = NULL, *members = NULL;
+	cleanup_close int tar = -1;
+	if (gzip) {
+		/* the tar first, then its chunks compressed (gzchunks.h) */
+		dopts.compression = LAYER_COMPRESSION_NONE;
+		if (asprintf(&tar_path, "%s.tar", blob_path) < 0 ||
+		    (!b->o->no_cache && asprintf(&members, "%s/gz", b->cache) < 0))
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		tar = open(tar_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tar < 0)
+			return berth_error_sys(err, errno, "layer `%s`", tar_path);
+		unlink(tar_path);
+	}
+	if (layer_diff(-1, ufd, gzip ? tar : out, &dopts, res, err) < 0)
 		return berth_error_prefix(err, "layer");
 	if (res->entries == 0)
 		return 0;
+	if (gzip) {
+		char d[OCI_DIGEST_MAX];
+		if (lseek(tar, 0, SEEK_SET) < 0)
+			return berth_error_sys(err, errno, "layer");
+		if (gzchunks_compress(tar, out, members, d, &res->size, err) < 0)
+			return berth_error_prefix(err, "layer");
+		snprintf(res->digest, sizeof(res->digest), "%.*s", (int)sizeof(res->digest) - 1, d);
+	}
 	if (lseek(out, 0, SEEK_SET) < 0)
 		return berth_error_sys(err, errno, "layer");
 	if (oci_layout_put_blob_fd(b->cache_layout, out, res->digest, (int64_t)res->size, NULL, NULL, err) <
