@@ -96,6 +96,18 @@ build() {
 		--output "type=oci,dest=$OUT" "$@"
 }
 
+# run_image_cmd LAYOUT TAG CMD...: berth unpack of LAYOUT:TAG, berth run of CMD in it.
+run_image_cmd() {
+	local layout=$1 tag=$2
+	shift 2
+	rm -rf "$TEST_DIR/bundle"
+	berth unpack --image "$layout:$tag" "$TEST_DIR/bundle" >/dev/null
+	jq --argjson a "$(printf '%s\n' "$@" | jq -R . | jq -s -c .)" '.process.args = $a' \
+		"$TEST_DIR/bundle/config.json" >"$TEST_DIR/config.json"
+	mv "$TEST_DIR/config.json" "$TEST_DIR/bundle/config.json"
+	berth run --bundle "$TEST_DIR/bundle" "build-test-$$"
+}
+
 # run_image [LAYOUT]: berth unpack + berth run of the only image of LAYOUT.
 run_image() {
 	local layout=${1:-$OUT}
@@ -747,6 +759,48 @@ layer_types() {
 	printf 'FROM busybox\nRUN exit 5\n' >"$CTX/Dockerfile"
 	run -1 bb --output "type=oci,dest=$TEST_DIR/bad.tar" "$CTX"
 	[ -z "$(ls "$TEST_DIR" | grep bad)" ] || fail "a failed build left $(ls "$TEST_DIR" | grep bad)"
+}
+
+@test "build: gzip layers in chunks: a changed file compresses its chunk again, not the layer; every reader takes them" {
+	mkdir "$CTX/big"
+	for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >"$CTX/big/r$i"; done
+	seq 1 300000 >"$CTX/big/text"
+	echo small >"$CTX/big/small"
+	printf 'FROM busybox\nCOPY big /big\n' >"$CTX/Dockerfile"
+	run -0 build -t g:1 "$CTX"
+	members=$(find "$CACHE/gz" -type f | wc -l)
+	[ "$members" -ge 8 ] || fail "expected about a chunk per MiB, got $members"
+	blob=$OUT/blobs/sha256/$(skopeo inspect "oci:$OUT:g:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	gzip -t "$blob"
+	# one gzip member per chunk
+	[ "$(python3 -c 'import sys, zlib
+data = open(sys.argv[1], "rb").read(); n = 0
+while data:
+    d = zlib.decompressobj(31); d.decompress(data); data = d.unused_data; n += 1
+print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk"
+	run -0 umoci unpack --image "$OUT:g:1" "$TEST_DIR/u1"
+	diff -r "$CTX/big" "$TEST_DIR/u1/rootfs/big"
+
+	# one changed file: the chunks of its tar header and of the change
+	# (and the next cut, where they differ) compressed again
+	echo changed >>"$CTX/big/text"
+	run -0 build -t g:2 "$CTX"
+	added=$(($(find "$CACHE/gz" -type f | wc -l) - members))
+	[ "$added" -ge 1 ] && [ "$added" -le 3 ] || fail "$added new chunks of $members for one changed file"
+	run -0 run_image_cmd "$OUT" g:2 tail -n 1 /big/text
+	assert_output changed
+	# a damaged member in the cache is not used (its CRC-32 does not match)
+	for f in $(find "$CACHE/gz" -type f); do head -c "$(stat -c %s "$f")" /dev/zero >"$f"; done
+	echo again >>"$CTX/big/small"
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$CACHE" --output "$OUT" -t g:3 "$CTX"
+	run -0 umoci unpack --image "$OUT:g:3" "$TEST_DIR/u3"
+	diff -r "$CTX/big" "$TEST_DIR/u3/rootfs/big"
+	# without the member cache: the same layer bytes
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$CACHE" --output "$OUT" --no-cache -t g:4 "$CTX"
+	assert_equal "$(skopeo inspect "oci:$OUT:g:4" | jq -r '.Layers[1]')" \
+		"$(skopeo inspect "oci:$OUT:g:3" | jq -r '.Layers[1]')"
 }
 
 @test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {
