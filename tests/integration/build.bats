@@ -632,6 +632,38 @@ blobs_grep() {
 	assert_output --partial "secret \`nope\`: required"
 }
 
+@test "build: RUN --mount=type=cache,from=: a new cache starts as a copy of a stage's or an image's directory" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox AS seed
+		RUN mkdir -p /s/sub && echo seeded > /s/sub/file
+		FROM busybox
+		RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/s cat /c/sub/file > /got && echo more >> /c/sub/file
+		RUN --mount=type=cache,id=seeded,target=/c cat /c/sub/file > /got2
+		RUN --mount=type=cache,id=img,target=/i,from=busybox,source=/etc,readonly head -n 1 /i/passwd > /got3
+	EOF
+	run -0 build -t cm:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:cm:1" "$TEST_DIR/u"
+	r=$TEST_DIR/u/rootfs
+	assert_equal "$(cat "$r/got")" seeded
+	assert_equal "$(cat "$r/got2" | tr '\n' ' ')" "seeded more "
+	assert_equal "$(cat "$r/got3")" "root:x:0:0:root:/root:/bin/sh"
+	[ ! -e "$r/c" ] && [ ! -e "$r/i" ] || fail "a cache mount's target is in the image"
+	# the cache outlives the build and is seeded only when it is made
+	run -0 build --no-cache -t cm:2 "$CTX"
+	run -0 umoci unpack --image "$OUT:cm:2" "$TEST_DIR/u2"
+	assert_equal "$(cat "$TEST_DIR/u2/rootfs/got" | tr '\n' ' ')" "seeded more "
+	# from= names nothing
+	printf 'FROM busybox\nRUN --mount=type=cache,target=/c,from=nosuch true\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: "
+	assert_output --partial "from=nosuch: no such stage, and no build context names that image"
+	printf 'FROM busybox\nRUN --mount=type=cache,id=x2,target=/c,from=busybox,source=/nonexistent true\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "from=busybox"
+	assert_output --partial "/nonexistent"
+	[ -z "$(ls "$CACHE/mounts" | grep new-)" ] || fail "a half-made cache was left: $(ls "$CACHE/mounts")"
+}
+
 @test "build: COPY --exclude, --parents, --link, symbolic --chmod, heredoc sources" {
 	mkdir -p "$CTX/app/sub" "$CTX/a/b"
 	echo 1 >"$CTX/app/keep.go"
