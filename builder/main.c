@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "berth/berth.h"
 #include "build.h"
@@ -198,6 +199,19 @@ int main(int argc, char **argv)
 				abort();
 			break;
 		case O_CACHE_DIR:
+			/* absolute: RUN steps hand paths in it to the runtime,
+			 * which reads them relative to the bundle */
+			if (*optarg != '/') {
+				char cwd[4096];
+				char *abs = NULL;
+				if (getcwd(cwd, sizeof(cwd)) == NULL ||
+				    asprintf(&abs, "%s/%s", cwd, optarg) < 0) {
+					fprintf(stderr, "berth-build: --cache-dir `%s`: %s\n", optarg,
+					        strerror(errno));
+					return 2;
+				}
+				optarg = abs;
+			}
 			o.cache_dir = optarg;
 			break;
 		case O_NO_CACHE:

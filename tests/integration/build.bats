@@ -213,6 +213,15 @@ hi
 	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
 }
 
+@test "build: a relative --cache-dir and --output serve RUN steps" {
+	printf 'FROM busybox\nRUN echo ran > /r\n' >"$CTX/Dockerfile"
+	cd "$TEST_DIR"
+	run -0 timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir cache \
+		--output out -t rel:1 ctx
+	run -0 umoci unpack --image "$OUT:rel:1" "$TEST_DIR/u"
+	assert_equal "$(cat "$TEST_DIR/u/rootfs/r")" ran
+}
+
 @test "build: .dockerignore excludes files from the context; COPY ../x is refused" {
 	echo keep >"$CTX/keep.txt"
 	echo secret >"$CTX/secret.txt"
