@@ -27,6 +27,7 @@ berth_build_SOURCES = builder/main.c \
 	builder/fetch.c builder/fetch.h \
 	builder/output.c builder/output.h \
 	builder/gzchunks.c builder/gzchunks.h
-berth_build_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(DEFLATE_CFLAGS)
+berth_build_CFLAGS = $(AM_CFLAGS) -pthread $(CURL_CFLAGS) $(DEFLATE_CFLAGS)
+berth_build_LDFLAGS = -pthread
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
 	$(ZSTD_LIBS) $(ZLIB_LIBS) $(CURL_LIBS) $(DEFLATE_LIBS)
