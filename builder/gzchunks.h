@@ -8,7 +8,8 @@
  * several members; Go's compress/gzip, zlib's gzread, libarchive, pigz and
  * GNU gzip read them as one stream, which is also what eStargz layers rely
  * on), compressed with libdeflate at level 4 (zlib's default ratio at
- * about 2.5 times its speed).
+ * about 2.5 times its speed), a batch of chunks at a time on a thread per
+ * core (at most 4), written in order.
  *
  * The members are cached by the sha256 of their chunk (and the compressor
  * and level) under <cache>/gz/: a chunk seen before is copied, not
