@@ -47,6 +47,7 @@ struct build_options {
 	const char *const *contexts;
 	const char *cache_dir;      /* NULL: the default */
 	const char *const *secrets; /* "id=X,src=FILE" or "id=X,env=VAR", for RUN --mount=type=secret */
+	const char *const *ssh;     /* "ID=SOCKET" (an ssh agent's), for RUN --mount=type=ssh */
 	bool no_cache;              /* neither read nor write the cache */
 	bool has_source_date_epoch;
 	int64_t source_date_epoch;

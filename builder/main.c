@@ -4,7 +4,8 @@
  *               [--build-arg K=V]... [--output type=oci,dest=DIR|FILE.tar[,compression=C]]
  *               [--build-context name=oci-layout:///path:tag|oci-archive:///path|
  *                                     docker-archive:///path]...
- *               [--secret id=ID,src=FILE|env=VAR]... [--compression gzip|zstd|uncompressed]
+ *               [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...
+ *               [--compression gzip|zstd|uncompressed]
  *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
  *
  * Prints the manifest digest on stdout; progress and the RUN steps' output
@@ -23,15 +24,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
-	    "                   [--output type=oci,dest=DIR|FILE.tar[,tar=true|false]"
-	    "[,compression=gzip|zstd|uncompressed]]\n"
-	    "                   [--build-context "
-	    "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
-	    "                   [--secret id=ID,src=FILE|env=VAR]... [--compression gzip|zstd|uncompressed]\n"
-	    "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
+	fprintf(f,
+	        "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
+	        "                   [--output type=oci,dest=DIR|FILE.tar[,tar=true|false]"
+	        "[,compression=gzip|zstd|uncompressed]]\n"
+	        "                   [--build-context "
+	        "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
+	        "                   [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...\n"
+	        "                   [--compression gzip|zstd|uncompressed]\n"
+	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
 }
 
 static int push(const char ***v, size_t *n, const char *s)
@@ -116,7 +117,8 @@ int main(int argc, char **argv)
 		O_NO_CACHE,
 		O_SDE,
 		O_SECRET,
-		O_COMPRESSION
+		O_COMPRESSION,
+		O_SSH
 	};
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
 	    {"cache-dir", required_argument, NULL, O_CACHE_DIR},
 	    {"secret", required_argument, NULL, O_SECRET},
 	    {"compression", required_argument, NULL, O_COMPRESSION},
+	    {"ssh", required_argument, NULL, O_SSH},
 	    {"no-cache", no_argument, NULL, O_NO_CACHE},
 	    {"source-date-epoch", required_argument, NULL, O_SDE},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -135,8 +138,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct build_options o = {.size = sizeof(o), .output = "berth-build-out"};
-	const char **tags = NULL, **bargs = NULL, **ctxs = NULL, **secrets = NULL;
-	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0, n_secrets = 0;
+	const char **tags = NULL, **bargs = NULL, **ctxs = NULL, **secrets = NULL, **ssh = NULL;
+	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0, n_secrets = 0, n_ssh = 0;
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	berth_error_t err = NULL;
 	int c;
@@ -198,6 +201,23 @@ int main(int argc, char **argv)
 			if (push(&secrets, &n_secrets, optarg) < 0)
 				abort();
 			break;
+		case O_SSH:
+			/* ID=SOCKET, or ID alone: $SSH_AUTH_SOCK */
+			if (strchr(optarg, '=') == NULL) {
+				const char *sock = getenv("SSH_AUTH_SOCK");
+				char *kv = NULL;
+				if (sock == NULL || *sock == '\0') {
+					fprintf(stderr, "berth-build: --ssh %s: SSH_AUTH_SOCK is not set\n",
+					        optarg);
+					return 2;
+				}
+				if (asprintf(&kv, "%s=%s", optarg, sock) < 0)
+					abort();
+				optarg = kv;
+			}
+			if (push(&ssh, &n_ssh, optarg) < 0)
+				abort();
+			break;
 		case O_CACHE_DIR:
 			/* absolute: RUN steps hand paths in it to the runtime,
 			 * which reads them relative to the bundle */
@@ -240,6 +260,7 @@ int main(int argc, char **argv)
 	o.build_args = bargs;
 	o.contexts = ctxs;
 	o.secrets = secrets;
+	o.ssh = ssh;
 	if (sde != NULL && *sde != '\0') {
 		char *end;
 		errno = 0;
@@ -274,5 +295,6 @@ int main(int argc, char **argv)
 	free(bargs);
 	free(ctxs);
 	free(secrets);
+	free(ssh);
 	return 0;
 }

@@ -347,6 +347,52 @@ static int secret_value(const struct builder *b, const char *id, char **val, siz
 	return 0;
 }
 
+/* 3. type=ssh: the agent's socket of --ssh ID=SOCKET bound at target
+ * (default /run/buildkit/ssh_agent.N), SSH_AUTH_SOCK set to the first */
+static int mount_ssh(struct builder *b, const struct df_mount *m, const char *cwd, size_t idx,
+                     struct oci_hasher *key, struct run_mounts *rm, berth_error_t *err)
+{
+	const char *id = m->id != NULL && *m->id ? m->id : "default", *sock = NULL;
+	cleanup_free char *target = NULL;
+	if (m->target != NULL)
+		target = abs_target(cwd, m->target);
+	else if (asprintf(&target, "/run/buildkit/ssh_agent.%zu", idx) < 0)
+		target = NULL;
+	if (target == NULL)
+		return nomem(err);
+	key_add(key, "ssh", id);
+	key_add(key, "target", target);
+	size_t il = strlen(id);
+	for (size_t i = 0; b->o->ssh != NULL && b->o->ssh[i] != NULL && sock == NULL; i++)
+		if (strncmp(b->o->ssh[i], id, il) == 0 && b->o->ssh[i][il] == '=')
+			sock = b->o->ssh[i] + il + 1;
+	if (sock == NULL) {
+		if (m->required)
+			return berth_error_invalid(err, "ssh `%s`: required, and not given with --ssh %s", id,
+			                           id);
+		return 0;
+	}
+	if (m->uid >= 0 || m->gid >= 0 || m->mode >= 0)
+		return berth_error_invalid(err,
+		                           "ssh `%s`: uid, gid and mode are not supported (the agent's "
+		                           "socket is bound as it is)",
+		                           id);
+	struct stat sb;
+	if (stat(sock, &sb) < 0)
+		return berth_error_sys(err, errno, "--ssh %s=%s", id, sock);
+	if (!S_ISSOCK(sb.st_mode))
+		return berth_error_invalid(err, "--ssh %s=%s: not a socket (an ssh agent's is expected)", id,
+		                           sock);
+	bool first = true;
+	for (size_t i = 0; i < rm->n_env && first; i++)
+		first = strncmp(rm->env[i], "SSH_AUTH_SOCK=", 14) != 0;
+	cleanup_free char *kv = NULL;
+	if (first &&
+	    (asprintf(&kv, "SSH_AUTH_SOCK=%s", target) < 0 || build_strv_push(&rm->env, &rm->n_env, kv) < 0))
+		return nomem(err);
+	return push_mount(rm, target, "bind", sock, "bind,rw", err);
+}
+
 /* 3. type=secret */
 static int mount_secret(struct builder *b, const struct df_mount *m, const char *cwd, size_t idx,
                         struct oci_hasher *key, struct run_mounts *rm, berth_error_t *err)
@@ -453,7 +499,8 @@ int run_mounts_prepare(struct builder *b, size_t stage, const struct df_instr *i
 			r = mount_secret(b, m, cwd, i, key, rm, err);
 			break;
 		case DF_MOUNT_SSH:
-			return berth_error_invalid(err, "--mount=type=ssh: not supported");
+			r = mount_ssh(b, m, cwd, i, key, rm, err);
+			break;
 		}
 		if (r < 0)
 			return berth_error_prefix(err, "--mount=type=%s", type);

@@ -62,6 +62,7 @@ setup() {
 
 teardown() {
 	[ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
+	[ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	[ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR" ] || return 0
 	local errors=
 	# the builder's mounts lived in its own mount namespace: none here
@@ -671,6 +672,41 @@ blobs_grep() {
 	assert_output --partial "from=busybox"
 	assert_output --partial "/nonexistent"
 	[ -z "$(ls "$CACHE/mounts" | grep new-)" ] || fail "a half-made cache was left: $(ls "$CACHE/mounts")"
+}
+
+@test "build: RUN --mount=type=ssh binds the agent's socket of --ssh, with SSH_AUTH_SOCK; none of it in the image" {
+	command -v ssh-agent >/dev/null || skip "requires ssh-agent (openssh-client)"
+	ssh-agent -D -a "$TEST_DIR/agent.sock" >/dev/null 2>&1 &
+	AGENT_PID=$!
+	for i in $(seq 50); do [ -S "$TEST_DIR/agent.sock" ] && break; sleep 0.1; done
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN --mount=type=ssh echo "$SSH_AUTH_SOCK $(stat -c %i "$SSH_AUTH_SOCK") $(stat -c %F "$SSH_AUTH_SOCK")" > /default
+		RUN --mount=type=ssh,id=other,target=/agent,required=true stat -c %i /agent > /other
+		RUN --mount=type=ssh,id=absent test ! -e /run/buildkit/ssh_agent.0 && echo none > /absent
+	EOF
+	run -0 env SSH_AUTH_SOCK="$TEST_DIR/agent.sock" "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$CACHE" --output "$OUT" --ssh default --ssh "other=$TEST_DIR/agent.sock" -t ssh:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:ssh:1" "$TEST_DIR/u"
+	r=$TEST_DIR/u/rootfs
+	ino=$(stat -c %i "$TEST_DIR/agent.sock")
+	assert_equal "$(cat "$r/default")" "/run/buildkit/ssh_agent.0 $ino socket"
+	assert_equal "$(cat "$r/other")" "$ino"
+	assert_equal "$(cat "$r/absent")" none
+	[ ! -e "$r/run/buildkit" ] && [ ! -e "$r/agent" ] || fail "an ssh mount point is in the image"
+
+	# required and not given; not a socket; uid= cannot apply to a bound socket
+	printf 'FROM busybox\nRUN --mount=type=ssh,required=true true\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: "
+	assert_output --partial "ssh \`default\`: required, and not given with --ssh default"
+	run -1 build --ssh "default=$CTX/Dockerfile" "$CTX"
+	assert_output --partial "--ssh default=$CTX/Dockerfile: not a socket"
+	printf 'FROM busybox\nRUN --mount=type=ssh,uid=1000 true\n' >"$CTX/Dockerfile"
+	run -1 build --ssh "default=$TEST_DIR/agent.sock" "$CTX"
+	assert_output --partial "uid, gid and mode are not supported"
+	run -2 env -u SSH_AUTH_SOCK "$BUILD_BIN" --ssh default "$CTX"
+	assert_output --partial "--ssh default: SSH_AUTH_SOCK is not set"
 }
 
 @test "build: COPY --exclude, --parents, --link, symbolic --chmod, heredoc sources" {
