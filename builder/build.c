@@ -32,6 +32,7 @@
 #include "archive_read.h"
 #include "build_int.h"
 #include "fsops.h"
+#include "output.h"
 #include "reaper.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -677,6 +678,39 @@ static int stage_instr(struct builder *b, size_t i, struct sstate *s, const stru
 	}
 }
 
+/* The ONBUILD triggers of an image base, in order, right after FROM; the
+ * stage's own config starts without them (Docker's rule). */
+static int run_triggers(struct builder *b, size_t i, struct sstate *s, berth_error_t *err)
+{
+	const struct df_stage *st = &b->df.stages[i];
+	struct oci_image_exec_config *c = s->cfg->config;
+	if (st->base_stage >= 0 || c->on_build_len == 0)
+		return 0;
+	char **trig = c->on_build;
+	size_t n = c->on_build_len, n_ev = 0;
+	c->on_build = NULL;
+	c->on_build_len = 0;
+	struct df_ast ast;
+	struct df_instr **ev = NULL;
+	int r = df_triggers_eval(&b->df, trig, n, (const char *const *)c->env, &ast, &ev, &n_ev, err);
+	if (r < 0)
+		build_fail(b, st->from, err, "FROM %s: its ONBUILD triggers", st->base);
+	for (size_t k = 0; r == 0 && k < n_ev; k++) {
+		/* errors and progress point at the FROM line */
+		ev[k]->pos = st->from->pos;
+		build_progress(b, "%s:%d: ONBUILD %s", b->df_name, st->from->pos.line, ev[k]->text);
+		r = stage_instr(b, i, s, ev[k], err);
+	}
+	for (size_t k = 0; ev != NULL && k < n_ev; k++)
+		df_instr_free(ev[k]);
+	free(ev);
+	df_ast_free(&ast);
+	for (size_t k = 0; k < n; k++)
+		free(trig[k]);
+	free(trig);
+	return r;
+}
+
 static int build_stage(struct builder *b, size_t i, berth_error_t *err)
 {
 	const struct df_stage *st = &b->df.stages[i];
@@ -684,7 +718,7 @@ static int build_stage(struct builder *b, size_t i, berth_error_t *err)
 	struct df_instr **ev = NULL;
 	int r = 0;
 
-	if (stage_base(b, i, err) < 0)
+	if (stage_base(b, i, err) < 0 || run_triggers(b, i, s, err) < 0)
 		return -1;
 	if (df_stage_eval(&b->df, st, (const char *const *)s->cfg->config->env, &ev, err) < 0)
 		return -1;
@@ -922,7 +956,12 @@ static int copy_blob(struct oci_layout *dst, const struct blayer *l, berth_error
 
 static int write_output(struct builder *b, struct sstate *s, struct build_result *res, berth_error_t *err)
 {
-	struct oci_layout_options lo = {.size = sizeof(lo), .create = true, .fsync = true};
+	/* a tar: made of a layout in tmp (output.h) */
+	cleanup_free char *tmp_layout = NULL;
+	if (b->o->output_tar && asprintf(&tmp_layout, "%s/output", b->tmp) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "output");
+	const char *dest = b->o->output_tar ? tmp_layout : b->o->output;
+	struct oci_layout_options lo = {.size = sizeof(lo), .create = true, .fsync = !b->o->output_tar};
 	cleanup_oci_layout struct oci_layout *out = NULL;
 	struct oci_image_manifest m = {.schema_version = 2};
 	struct oci_descriptor mdesc = {0};
@@ -932,11 +971,11 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 	free(s->cfg->created);
 	if ((s->cfg->created = strdup(b->created)) == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "config");
-	if (oci_layout_open(b->o->output, &lo, &out, err) < 0)
-		return berth_error_prefix(err, "output `%s`", b->o->output);
+	if (oci_layout_open(dest, &lo, &out, err) < 0)
+		return berth_error_prefix(err, "output `%s`", dest);
 	for (size_t i = 0; i < s->n_layers; i++)
 		if (copy_blob(out, &s->layers[i], err) < 0)
-			return berth_error_prefix(err, "output `%s`", b->o->output);
+			return berth_error_prefix(err, "output `%s`", dest);
 	if ((cjson = oci_image_config_to_json(s->cfg, false, err)) == NULL)
 		return -1;
 	m.media_type = (char *)OCI_MEDIA_TYPE_MANIFEST;
@@ -963,6 +1002,10 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 	for (size_t i = 0; b->o->tags != NULL && b->o->tags[i] != NULL; i++)
 		if (oci_layout_tag(out, b->o->tags[i], &mdesc, err) < 0)
 			goto out;
+	if (b->o->output_tar &&
+	    output_layout_tar(dest, b->o->output, b->o->has_source_date_epoch ? b->o->source_date_epoch : 0,
+	                      err) < 0)
+		goto out;
 	r = 0;
 out:
 	free(m.layers);
@@ -1104,6 +1147,7 @@ static void teardown(struct builder *b)
 	}
 	oci_layout_close(b->cache_layout);
 	oci_layout_close(b->store);
+	statcache_free(b->digests);
 	if (b->cache_owned && fsops_remove(b->cache, &e) < 0) {
 		fprintf(stderr, "berth-build: warning: remove `%s`: %s\n", b->cache, e->msg);
 		berth_error_free(&e);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "layer.h"
 #include "util/error.h"
 
 struct build_options {
@@ -46,11 +47,17 @@ struct build_options {
 	const char *const *contexts;
 	const char *cache_dir;      /* NULL: the default */
 	const char *const *secrets; /* "id=X,src=FILE" or "id=X,env=VAR", for RUN --mount=type=secret */
+	const char *const *ssh;     /* "ID=SOCKET" (an ssh agent's), for RUN --mount=type=ssh */
 	bool no_cache;              /* neither read nor write the cache */
 	bool has_source_date_epoch;
 	int64_t source_date_epoch;
 	/* progress lines on stderr */
 	bool quiet;
+	/* the output is a tar of the layout (type=oci,dest=FILE.tar) */
+	bool output_tar;
+	/* of the layers the build makes: LAYER_COMPRESSION_GZIP (AUTO means
+	 * that too), _ZSTD or _NONE */
+	enum layer_compression compression;
 };
 
 struct build_result {

@@ -11,6 +11,7 @@
 #include "image_spec.h"
 #include "layout.h"
 #include "stages.h"
+#include "statcache.h"
 
 /* A layer of an image being built: its blob lives in `src`. */
 struct blayer {
@@ -67,6 +68,8 @@ struct builder {
 	struct sstate *st;
 	unsigned counter;
 	char created[64]; /* RFC 3339 */
+	/* file digests by stat (statcache.h), opened by the first COPY */
+	struct statcache *digests;
 };
 
 /* steps.c */

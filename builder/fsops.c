@@ -191,6 +191,55 @@ static int set_times(int dst_dir_fd, const char *name, const struct stat *st)
 	return utimensat(dst_dir_fd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
+/* A symlink's target into target (PATH_MAX), and into the hash. */
+static int read_link(int dir_fd, const char *name, const char *rel, char *target, struct oci_hasher *h,
+                     berth_error_t *err)
+{
+	ssize_t n = readlinkat(dir_fd, name, target, PATH_MAX - 1);
+	if (n < 0)
+		return berth_error_sys(err, errno, "copy `%s`: readlink", rel);
+	target[n] = '\0';
+	hash_str(h, "link", target);
+	return 0;
+}
+
+/* A dry copy: what the hash of a real one would see. */
+static int hash_only(int src_dir_fd, const char *src_name, const char *rel, const struct stat *st,
+                     const struct fsops_copy_opts *o, berth_error_t *err)
+{
+	if (S_ISDIR(st->st_mode)) {
+		cleanup_close int sfd =
+		    openat(src_dir_fd, src_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0)
+			return berth_error_sys(err, errno, "copy `%s`: open directory", rel);
+		return fsops_copy_contents(sfd, rel, -1, o, err);
+	}
+	if (S_ISREG(st->st_mode)) {
+		char d[OCI_DIGEST_MAX];
+		if (fsops_file_digest(o, src_dir_fd, src_name, d, err) < 0)
+			return berth_error_prefix(err, "copy `%s`", rel);
+		hash_str(o->hash, "data", d);
+		return 0;
+	}
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		if (read_link(src_dir_fd, src_name, rel, target, o->hash, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int fsops_file_digest(const struct fsops_copy_opts *o, int dir_fd, const char *name, char out[OCI_DIGEST_MAX],
+                      berth_error_t *err)
+{
+	if (o->digests != NULL)
+		return statcache_digest(o->digests, dir_fd, name, out, err);
+	cleanup_close int fd = statcache_open_file(dir_fd, name);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "open");
+	return oci_digest_fd(OCI_DIGEST_SHA256, fd, out, NULL, err);
+}
+
 int fsops_mode_apply(const char *spec, mode_t cur, bool is_dir, mode_t *out)
 {
 	mode_t m = cur & 07777;
@@ -295,6 +344,8 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 		}
 	}
 	hash_meta(o->hash, rel, &st, mode, uid, gid);
+	if (o->dry)
+		return hash_only(src_dir_fd, src_name, rel, &st, o, err);
 
 	if (S_ISDIR(st.st_mode)) {
 		struct stat dst;
@@ -344,11 +395,8 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 	}
 	if (S_ISLNK(st.st_mode)) {
 		char target[PATH_MAX];
-		ssize_t n = readlinkat(src_dir_fd, src_name, target, sizeof(target) - 1);
-		if (n < 0)
-			return berth_error_sys(err, errno, "copy `%s`: readlink", rel);
-		target[n] = '\0';
-		hash_str(o->hash, "link", target);
+		if (read_link(src_dir_fd, src_name, rel, target, o->hash, err) < 0)
+			return -1;
 		if (symlinkat(target, dst_dir_fd, dst_name) < 0)
 			return berth_error_sys(err, errno, "copy `%s`: symlink", rel);
 		if (fchownat(dst_dir_fd, dst_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)

@@ -20,6 +20,7 @@
 
 #include "digest.h"
 #include "dockerignore.h"
+#include "statcache.h"
 #include "util/error.h"
 
 /* Mounts an overlay of lowers[0] (top) .. lowers[n-1] (bottom) at target;
@@ -47,6 +48,11 @@ struct fsops_copy_opts {
 	 * relative to the context, for matching */
 	const struct dockerignore *ignore;
 	struct oci_hasher *hash; /* may be NULL */
+	/* dry: nothing is written, the sources are walked for the hash only
+	 * (the destination fds are not used); regular files hash as their
+	 * content digest, taken from `digests` when it is not NULL */
+	bool dry;
+	struct statcache *digests;
 	/* COPY --exclude patterns (may be NULL), matched against the path
 	 * below exclude_base (the copied directory, relative to its root) */
 	const struct dockerignore *exclude;
@@ -65,9 +71,15 @@ mode_t fsops_copy_mode(const struct fsops_copy_opts *o, mode_t st_mode);
  * source's path relative to its root (for .dockerignore and the hash). */
 int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_dir_fd, const char *dst_name,
                const struct fsops_copy_opts *o, berth_error_t *err);
-/* Copies the entries of the directory src_fd into the directory dst_fd. */
+/* Copies the entries of the directory src_fd into the directory dst_fd
+ * (-1 when o->dry). */
 int fsops_copy_contents(int src_fd, const char *rel, int dst_fd, const struct fsops_copy_opts *o,
                         berth_error_t *err);
+
+/* The "sha256:<hex>" of the content of the regular file dir_fd/name
+ * (through o->digests when set). */
+int fsops_file_digest(const struct fsops_copy_opts *o, int dir_fd, const char *name, char out[OCI_DIGEST_MAX],
+                      berth_error_t *err);
 
 /* The uid and gid of "user[:group]" (names or numbers) through the root's
  * /etc/passwd and /etc/group.  Without a group: for USER (chown false) the

@@ -23,6 +23,12 @@ berth_build_SOURCES = builder/main.c \
 	builder/run_step.c builder/run_step.h \
 	builder/run_mounts.c builder/run_mounts.h \
 	builder/fsops.c builder/fsops.h \
-	builder/reaper.c builder/reaper.h
+	builder/reaper.c builder/reaper.h \
+	builder/statcache.c builder/statcache.h \
+	builder/fetch.c builder/fetch.h \
+	builder/output.c builder/output.h \
+	builder/gzchunks.c builder/gzchunks.h
+berth_build_CFLAGS = $(AM_CFLAGS) -pthread $(CURL_CFLAGS) $(DEFLATE_CFLAGS)
+berth_build_LDFLAGS = -pthread
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \
-	$(ZSTD_LIBS) $(ZLIB_LIBS)
+	$(ZSTD_LIBS) $(ZLIB_LIBS) $(CURL_LIBS) $(DEFLATE_LIBS)

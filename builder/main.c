@@ -1,10 +1,11 @@
 /* berth-build: a daemonless Dockerfile builder that writes OCI image layouts.
  *
  *   berth-build [-f Dockerfile] [-t name:tag]... [--target stage]
- *               [--build-arg K=V]... [--output type=oci,dest=DIR]
+ *               [--build-arg K=V]... [--output type=oci,dest=DIR|FILE.tar[,compression=C]]
  *               [--build-context name=oci-layout:///path:tag|oci-archive:///path|
  *                                     docker-archive:///path]...
- *               [--secret id=ID,src=FILE|env=VAR]...
+ *               [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...
+ *               [--compression gzip|zstd|uncompressed]
  *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
  *
  * Prints the manifest digest on stdout; progress and the RUN steps' output
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "berth/berth.h"
 #include "build.h"
@@ -24,9 +26,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: berth-build [-f DOCKERFILE] [-t NAME:TAG]... [--target STAGE] [--build-arg K=V]...\n"
-	        "                   [--output type=oci,dest=DIR] [--build-context "
+	        "                   [--output type=oci,dest=DIR|FILE.tar[,tar=true|false]"
+	        "[,compression=gzip|zstd|uncompressed]]\n"
+	        "                   [--build-context "
 	        "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
-	        "                   [--secret id=ID,src=FILE|env=VAR]...\n"
+	        "                   [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...\n"
+	        "                   [--compression gzip|zstd|uncompressed]\n"
 	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
 }
 
@@ -41,30 +46,80 @@ static int push(const char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-/* --output type=oci,dest=DIR (or a plain DIR) */
-static const char *parse_output(char *spec)
+static int parse_compression(const char *v, struct build_options *o)
 {
-	if (strchr(spec, '=') == NULL)
-		return spec;
-	const char *dest = NULL;
+	if (strcmp(v, "gzip") == 0)
+		o->compression = LAYER_COMPRESSION_GZIP;
+	else if (strcmp(v, "zstd") == 0)
+		o->compression = LAYER_COMPRESSION_ZSTD;
+	else if (strcmp(v, "uncompressed") == 0)
+		o->compression = LAYER_COMPRESSION_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t l = strlen(s), n = strlen(suffix);
+	return l >= n && strcmp(s + l - n, suffix) == 0;
+}
+
+/* --output type=oci,dest=PATH[,tar=true|false][,compression=gzip|zstd|uncompressed]
+ * (or a plain DIR); a dest ending in .tar is a tar unless tar=false */
+static int parse_output(char *spec, struct build_options *o)
+{
+	if (strchr(spec, '=') == NULL) {
+		o->output = spec;
+		return 0;
+	}
+	const char *dest = NULL, *tar = NULL;
 	char *save = NULL;
 	for (char *t = strtok_r(spec, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (strncmp(t, "type=", 5) == 0 && strcmp(t + 5, "oci") != 0 &&
-		    strcmp(t + 5, "local-oci") != 0) {
-			fprintf(stderr, "berth-build: --output: only type=oci is supported\n");
-			return NULL;
-		}
-		if (strncmp(t, "dest=", 5) == 0)
+		if (strncmp(t, "type=", 5) == 0) {
+			if (strcmp(t + 5, "oci") != 0 && strcmp(t + 5, "local-oci") != 0) {
+				fprintf(stderr, "berth-build: --output %s: only type=oci is supported\n", t);
+				return -1;
+			}
+		} else if (strncmp(t, "dest=", 5) == 0) {
 			dest = t + 5;
+		} else if (strncmp(t, "tar=", 4) == 0 &&
+		           (!strcmp(t + 4, "true") || !strcmp(t + 4, "false"))) {
+			tar = t + 4;
+		} else if (strncmp(t, "compression=", 12) == 0) {
+			if (parse_compression(t + 12, o) < 0) {
+				fprintf(stderr,
+				        "berth-build: --output %s: expected gzip, zstd or uncompressed\n", t);
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "berth-build: --output: unknown option `%s`\n", t);
+			return -1;
+		}
 	}
-	if (dest == NULL)
-		fprintf(stderr, "berth-build: --output: dest=DIR is missing\n");
-	return dest;
+	if (dest == NULL || *dest == '\0') {
+		fprintf(stderr, "berth-build: --output: dest=PATH is missing\n");
+		return -1;
+	}
+	o->output = dest;
+	o->output_tar = tar != NULL ? strcmp(tar, "true") == 0 : ends_with(dest, ".tar");
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_TARGET = 256, O_BUILD_ARG, O_OUTPUT, O_CONTEXT, O_CACHE_DIR, O_NO_CACHE, O_SDE, O_SECRET };
+	enum {
+		O_TARGET = 256,
+		O_BUILD_ARG,
+		O_OUTPUT,
+		O_CONTEXT,
+		O_CACHE_DIR,
+		O_NO_CACHE,
+		O_SDE,
+		O_SECRET,
+		O_COMPRESSION,
+		O_SSH
+	};
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"tag", required_argument, NULL, 't'},
@@ -74,6 +129,8 @@ int main(int argc, char **argv)
 	    {"build-context", required_argument, NULL, O_CONTEXT},
 	    {"cache-dir", required_argument, NULL, O_CACHE_DIR},
 	    {"secret", required_argument, NULL, O_SECRET},
+	    {"compression", required_argument, NULL, O_COMPRESSION},
+	    {"ssh", required_argument, NULL, O_SSH},
 	    {"no-cache", no_argument, NULL, O_NO_CACHE},
 	    {"source-date-epoch", required_argument, NULL, O_SDE},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -81,8 +138,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct build_options o = {.size = sizeof(o), .output = "berth-build-out"};
-	const char **tags = NULL, **bargs = NULL, **ctxs = NULL, **secrets = NULL;
-	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0, n_secrets = 0;
+	const char **tags = NULL, **bargs = NULL, **ctxs = NULL, **secrets = NULL, **ssh = NULL;
+	size_t n_tags = 0, n_bargs = 0, n_ctxs = 0, n_secrets = 0, n_ssh = 0;
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	berth_error_t err = NULL;
 	int c;
@@ -119,8 +176,17 @@ int main(int argc, char **argv)
 				abort();
 			break;
 		case O_OUTPUT:
-			if ((o.output = parse_output(optarg)) == NULL)
+			if (parse_output(optarg, &o) < 0)
 				return 2;
+			break;
+		case O_COMPRESSION:
+			if (parse_compression(optarg, &o) < 0) {
+				fprintf(
+				    stderr,
+				    "berth-build: --compression `%s`: expected gzip, zstd or uncompressed\n",
+				    optarg);
+				return 2;
+			}
 			break;
 		case O_CONTEXT:
 			if (push(&ctxs, &n_ctxs, optarg) < 0)
@@ -135,7 +201,37 @@ int main(int argc, char **argv)
 			if (push(&secrets, &n_secrets, optarg) < 0)
 				abort();
 			break;
+		case O_SSH:
+			/* ID=SOCKET, or ID alone: $SSH_AUTH_SOCK */
+			if (strchr(optarg, '=') == NULL) {
+				const char *sock = getenv("SSH_AUTH_SOCK");
+				char *kv = NULL;
+				if (sock == NULL || *sock == '\0') {
+					fprintf(stderr, "berth-build: --ssh %s: SSH_AUTH_SOCK is not set\n",
+					        optarg);
+					return 2;
+				}
+				if (asprintf(&kv, "%s=%s", optarg, sock) < 0)
+					abort();
+				optarg = kv;
+			}
+			if (push(&ssh, &n_ssh, optarg) < 0)
+				abort();
+			break;
 		case O_CACHE_DIR:
+			/* absolute: RUN steps hand paths in it to the runtime,
+			 * which reads them relative to the bundle */
+			if (*optarg != '/') {
+				char cwd[4096];
+				char *abs = NULL;
+				if (getcwd(cwd, sizeof(cwd)) == NULL ||
+				    asprintf(&abs, "%s/%s", cwd, optarg) < 0) {
+					fprintf(stderr, "berth-build: --cache-dir `%s`: %s\n", optarg,
+					        strerror(errno));
+					return 2;
+				}
+				optarg = abs;
+			}
 			o.cache_dir = optarg;
 			break;
 		case O_NO_CACHE:
@@ -164,6 +260,7 @@ int main(int argc, char **argv)
 	o.build_args = bargs;
 	o.contexts = ctxs;
 	o.secrets = secrets;
+	o.ssh = ssh;
 	if (sde != NULL && *sde != '\0') {
 		char *end;
 		errno = 0;
@@ -198,5 +295,6 @@ int main(int argc, char **argv)
 	free(bargs);
 	free(ctxs);
 	free(secrets);
+	free(ssh);
 	return 0;
 }

@@ -90,8 +90,10 @@ static char *sub_dir(struct run_mounts *rm, const char *name, berth_error_t *err
 }
 
 /* A copy of root_fd/src at rm->dir/<name> (a directory's contents, or a file). */
-static int copy_source(struct builder *b, struct run_mounts *rm, int root_fd, const char *src, bool context,
-                       const char *name, struct oci_hasher *key, char **out, berth_error_t *err)
+/* Copies src of the root (a directory's contents, or a file) to the new
+ * path dst; a context's with .dockerignore applied and hashed into key. */
+static int copy_tree(struct builder *b, int root_fd, const char *src, bool context, const char *dst,
+                     struct oci_hasher *key, berth_error_t *err)
 {
 	char clean[4096];
 	int cr = layer_clean_path(src, clean, sizeof(clean));
@@ -106,9 +108,6 @@ static int copy_source(struct builder *b, struct run_mounts *rm, int root_fd, co
 	struct stat sb;
 	if (fstat(sfd, &sb) < 0)
 		return berth_error_sys(err, errno, "source `%s`", src);
-	cleanup_free char *dst = sub_dir(rm, name, err);
-	if (dst == NULL)
-		return -1;
 	struct fsops_copy_opts co = {
 	    .uid = (uid_t)-1,
 	    .gid = (gid_t)-1,
@@ -141,7 +140,52 @@ static int copy_source(struct builder *b, struct run_mounts *rm, int root_fd, co
 		if (fsops_copy(pfd, sl ? sl + 1 : clean, clean, AT_FDCWD, dst, &co, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+static int copy_source(struct builder *b, struct run_mounts *rm, int root_fd, const char *src, bool context,
+                       const char *name, struct oci_hasher *key, char **out, berth_error_t *err)
+{
+	cleanup_free char *dst = sub_dir(rm, name, err);
+	if (dst == NULL || copy_tree(b, root_fd, src, context, dst, key, err) < 0)
+		return -1;
 	*out = steal_ptr(&dst);
+	return 0;
+}
+
+/* The root of a mount's from= (a stage's view or an image unpacked), opened
+ * into *fd; what it is goes into the key. */
+static int open_from(struct builder *b, size_t stage, const struct df_mount *m, struct oci_hasher *key,
+                     int *fd, berth_error_t *err)
+{
+	long si = df_stage_lookup(&b->df, m->from, stage);
+	const char *dir = NULL;
+	cleanup_free char *idir = NULL;
+	if (si >= 0) {
+		if (!b->st[si].built)
+			return berth_error_invalid(err, "from=%s: the stage is not built", m->from);
+		if (steps_stage_view(b, &b->st[si], &dir, err) < 0)
+			return berth_error_prefix(err, "from=%s", m->from);
+		key_add(key, "from", b->st[si].chain);
+	} else {
+		struct oci_layout *l = NULL;
+		struct oci_image *img = NULL;
+		if (build_find_image(b, m->from, &l, &img, err) < 0)
+			return berth_error_prefix(err, "from=%s", m->from);
+		if (img == NULL)
+			return berth_error_invalid(
+			    err, "from=%s: no such stage, and no build context names that image", m->from);
+		if (img->manifest->layers_len == 0)
+			dir = b->empty;
+		else if (steps_unpack_base(b, l, img, &idir, err) < 0)
+			return berth_error_prefix(err, "from=%s", m->from);
+		else
+			dir = idir;
+		key_add(key, "from", img->manifest_desc.digest);
+	}
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return berth_error_sys(err, errno, "from=%s: open `%s`", m->from, dir);
 	return 0;
 }
 
@@ -151,40 +195,14 @@ static int mount_bind(struct builder *b, size_t stage, const struct df_mount *m,
 {
 	const char *src = m->source != NULL ? m->source : "/";
 	bool context = m->from == NULL;
-	cleanup_free char *idir = NULL, *source = NULL;
+	cleanup_free char *source = NULL;
 	cleanup_close int from_fd = -1;
 	int root_fd = b->ctx_fd;
 	char name[32];
 
 	if (!context) {
-		long si = df_stage_lookup(&b->df, m->from, stage);
-		const char *dir = NULL;
-		if (si >= 0) {
-			if (!b->st[si].built)
-				return berth_error_invalid(err, "from=%s: the stage is not built", m->from);
-			if (steps_stage_view(b, &b->st[si], &dir, err) < 0)
-				return berth_error_prefix(err, "from=%s", m->from);
-			key_add(key, "from", b->st[si].chain);
-		} else {
-			struct oci_layout *l = NULL;
-			struct oci_image *img = NULL;
-			if (build_find_image(b, m->from, &l, &img, err) < 0)
-				return berth_error_prefix(err, "from=%s", m->from);
-			if (img == NULL)
-				return berth_error_invalid(
-				    err, "from=%s: no such stage, and no build context names that image",
-				    m->from);
-			if (img->manifest->layers_len == 0)
-				dir = b->empty;
-			else if (steps_unpack_base(b, l, img, &idir, err) < 0)
-				return berth_error_prefix(err, "from=%s", m->from);
-			else
-				dir = idir;
-			key_add(key, "from", img->manifest_desc.digest);
-		}
-		from_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (from_fd < 0)
-			return berth_error_sys(err, errno, "from=%s: open `%s`", m->from, dir);
+		if (open_from(b, stage, m, key, &from_fd, err) < 0)
+			return -1;
 		root_fd = from_fd;
 	}
 	key_add(key, "source", src);
@@ -213,8 +231,8 @@ static char *mounts_root(const struct builder *b)
 }
 
 /* 3. type=cache */
-static int mount_cache(struct builder *b, const struct df_mount *m, const char *target, size_t idx,
-                       struct oci_hasher *key, struct run_mounts *rm, berth_error_t *err)
+static int mount_cache(struct builder *b, size_t stage, const struct df_mount *m, const char *target,
+                       size_t idx, struct oci_hasher *key, struct run_mounts *rm, berth_error_t *err)
 {
 	const char *id = m->id != NULL && *m->id ? m->id : target;
 	const char *sharing = m->sharing ? m->sharing : "shared";
@@ -259,12 +277,38 @@ static int mount_cache(struct builder *b, const struct df_mount *m, const char *
 		if (errno != EINTR)
 			return berth_error_sys(err, errno, "cache mount lock `%s`", lock);
 	}
-	if (mkdir(dir, m->mode >= 0 ? (mode_t)m->mode : 0755) == 0) {
-		if (chmod(dir, m->mode >= 0 ? (mode_t)m->mode : 0755) < 0 ||
-		    chown(dir, m->uid >= 0 ? (uid_t)m->uid : 0, m->gid >= 0 ? (gid_t)m->gid : 0) < 0)
-			return berth_error_sys(err, errno, "cache mount `%s`", dir);
-	} else if (errno != EEXIST) {
-		return berth_error_sys(err, errno, "cache mount `%s`", dir);
+	struct stat dsb;
+	if (stat(dir, &dsb) < 0) {
+		/* made once: empty, or with the content of from=/source=,
+		 * in a directory of its own renamed into place */
+		cleanup_free char *seed = NULL;
+		if (asprintf(&seed, "%s.new-%d", dir, (int)getpid()) < 0)
+			return nomem(err);
+		if (m->from != NULL) {
+			cleanup_close int from_fd = -1;
+			if (open_from(b, stage, m, key, &from_fd, err) < 0 ||
+			    copy_tree(b, from_fd, m->source ? m->source : "/", false, seed, NULL, err) < 0) {
+				berth_error_t e = NULL;
+				if (fsops_remove(seed, &e) < 0)
+					berth_error_free(&e);
+				return berth_error_prefix(err, "from=%s", m->from);
+			}
+		} else if (mkdir(seed, 0700) < 0) {
+			return berth_error_sys(err, errno, "cache mount `%s`", seed);
+		}
+		if (chmod(seed, m->mode >= 0 ? (mode_t)m->mode : 0755) < 0 ||
+		    chown(seed, m->uid >= 0 ? (uid_t)m->uid : 0, m->gid >= 0 ? (gid_t)m->gid : 0) < 0 ||
+		    (rename(seed, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)) {
+			int e = errno;
+			berth_error_t e2 = NULL;
+			if (fsops_remove(seed, &e2) < 0)
+				berth_error_free(&e2);
+			return berth_error_sys(err, e, "cache mount `%s`", dir);
+		}
+		/* another step made it first: its directory is the cache */
+		berth_error_t e = NULL;
+		if (access(seed, F_OK) == 0 && fsops_remove(seed, &e) < 0)
+			berth_error_free(&e);
 	}
 	return push_mount(rm, target, "bind", dir, m->readonly ? "rbind,ro" : "rbind,rw", err);
 }
@@ -301,6 +345,52 @@ static int secret_value(const struct builder *b, const char *id, char **val, siz
 		return (*val = strdup(v)) == NULL ? nomem(err) : 0;
 	}
 	return 0;
+}
+
+/* 3. type=ssh: the agent's socket of --ssh ID=SOCKET bound at target
+ * (default /run/buildkit/ssh_agent.N), SSH_AUTH_SOCK set to the first */
+static int mount_ssh(struct builder *b, const struct df_mount *m, const char *cwd, size_t idx,
+                     struct oci_hasher *key, struct run_mounts *rm, berth_error_t *err)
+{
+	const char *id = m->id != NULL && *m->id ? m->id : "default", *sock = NULL;
+	cleanup_free char *target = NULL;
+	if (m->target != NULL)
+		target = abs_target(cwd, m->target);
+	else if (asprintf(&target, "/run/buildkit/ssh_agent.%zu", idx) < 0)
+		target = NULL;
+	if (target == NULL)
+		return nomem(err);
+	key_add(key, "ssh", id);
+	key_add(key, "target", target);
+	size_t il = strlen(id);
+	for (size_t i = 0; b->o->ssh != NULL && b->o->ssh[i] != NULL && sock == NULL; i++)
+		if (strncmp(b->o->ssh[i], id, il) == 0 && b->o->ssh[i][il] == '=')
+			sock = b->o->ssh[i] + il + 1;
+	if (sock == NULL) {
+		if (m->required)
+			return berth_error_invalid(err, "ssh `%s`: required, and not given with --ssh %s", id,
+			                           id);
+		return 0;
+	}
+	if (m->uid >= 0 || m->gid >= 0 || m->mode >= 0)
+		return berth_error_invalid(err,
+		                           "ssh `%s`: uid, gid and mode are not supported (the agent's "
+		                           "socket is bound as it is)",
+		                           id);
+	struct stat sb;
+	if (stat(sock, &sb) < 0)
+		return berth_error_sys(err, errno, "--ssh %s=%s", id, sock);
+	if (!S_ISSOCK(sb.st_mode))
+		return berth_error_invalid(err, "--ssh %s=%s: not a socket (an ssh agent's is expected)", id,
+		                           sock);
+	bool first = true;
+	for (size_t i = 0; i < rm->n_env && first; i++)
+		first = strncmp(rm->env[i], "SSH_AUTH_SOCK=", 14) != 0;
+	cleanup_free char *kv = NULL;
+	if (first &&
+	    (asprintf(&kv, "SSH_AUTH_SOCK=%s", target) < 0 || build_strv_push(&rm->env, &rm->n_env, kv) < 0))
+		return nomem(err);
+	return push_mount(rm, target, "bind", sock, "bind,rw", err);
 }
 
 /* 3. type=secret */
@@ -393,10 +483,7 @@ int run_mounts_prepare(struct builder *b, size_t stage, const struct df_instr *i
 			r = mount_bind(b, stage, m, target, i, key, rm, err);
 			break;
 		case DF_MOUNT_CACHE:
-			if (m->from != NULL)
-				return berth_error_invalid(
-				    err, "--mount=type=cache,from=%s: not supported yet", m->from);
-			r = mount_cache(b, m, target, i, key, rm, err);
+			r = mount_cache(b, stage, m, target, i, key, rm, err);
 			break;
 		case DF_MOUNT_TMPFS: {
 			char opts[64];
@@ -412,7 +499,8 @@ int run_mounts_prepare(struct builder *b, size_t stage, const struct df_instr *i
 			r = mount_secret(b, m, cwd, i, key, rm, err);
 			break;
 		case DF_MOUNT_SSH:
-			return berth_error_invalid(err, "--mount=type=ssh: not supported");
+			r = mount_ssh(b, m, cwd, i, key, rm, err);
+			break;
 		}
 		if (r < 0)
 			return berth_error_prefix(err, "--mount=type=%s", type);

@@ -14,7 +14,12 @@
  *  - type=secret: `--secret id=X,src=FILE|env=VAR` of the command line,
  *    copied into a tmpfs of the step (mode 0400 unless mode=) and bound
  *    read-only at target (default /run/secrets/<id>), or in an env=
- *    variable; only the id and target are in the cache key.
+ *    variable; only the id and target are in the cache key;
+ *  - type=ssh: the ssh agent's socket of `--ssh ID=SOCKET` bound at target
+ *    (default /run/buildkit/ssh_agent.N), SSH_AUTH_SOCK naming the first;
+ *    the id and target are in the cache key;
+ *  - type=cache,from=: a cache made for the first time starts as a copy of
+ *    the stage's or image's directory `source`.
  *
  * Mount points: the targets that the image lacked
  * are made by the runtime in the step's upper directory; afterwards the ones

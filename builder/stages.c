@@ -264,11 +264,12 @@ out:
 	return r;
 }
 
-int df_stage_eval(const struct df_dockerfile *df, const struct df_stage *st, const char *const *image_env,
-                  struct df_instr ***out, berth_error_t *err)
+/* The nodes (of ast) as instructions expanded in order from image_env. */
+static int eval_nodes(const struct df_dockerfile *df, const struct df_ast *ast, struct df_node *const *nodes,
+                      size_t n, const char *const *image_env, struct df_instr ***out, berth_error_t *err)
 {
 	struct expand_vars env, args;
-	struct df_instr **v = calloc(st->n_instrs + 1, sizeof(*v));
+	struct df_instr **v = calloc(n + 1, sizeof(*v));
 	int r = -1;
 
 	expand_vars_init(&env);
@@ -282,8 +283,8 @@ int df_stage_eval(const struct df_dockerfile *df, const struct df_stage *st, con
 		if (k == NULL || expand_vars_set(&env, k, eq ? eq + 1 : "", err) < 0)
 			goto out;
 	}
-	for (size_t i = 0; i < st->n_instrs; i++) {
-		if (df_instr_from_node(&df->ast, st->instrs[i]->node, &v[i], err) < 0 ||
+	for (size_t i = 0; i < n; i++) {
+		if (df_instr_from_node(ast, nodes[i], &v[i], err) < 0 ||
 		    eval_instr(df, v[i], &env, &args, err) < 0)
 			goto out;
 	}
@@ -291,12 +292,58 @@ int df_stage_eval(const struct df_dockerfile *df, const struct df_stage *st, con
 	v = NULL;
 	r = 0;
 out:
-	for (size_t i = 0; v != NULL && i < st->n_instrs; i++)
+	for (size_t i = 0; v != NULL && i < n; i++)
 		df_instr_free(v[i]);
 	free(v);
 	expand_vars_free(&env);
 	expand_vars_free(&args);
 	return r;
+}
+
+int df_stage_eval(const struct df_dockerfile *df, const struct df_stage *st, const char *const *image_env,
+                  struct df_instr ***out, berth_error_t *err)
+{
+	cleanup_free struct df_node **nodes = calloc(st->n_instrs + 1, sizeof(*nodes));
+	if (nodes == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "evaluate stage");
+	for (size_t i = 0; i < st->n_instrs; i++)
+		nodes[i] = st->instrs[i]->node;
+	return eval_nodes(df, &df->ast, nodes, st->n_instrs, image_env, out, err);
+}
+
+int df_triggers_eval(const struct df_dockerfile *df, char *const *triggers, size_t n,
+                     const char *const *image_env, struct df_ast *ast, struct df_instr ***out, size_t *n_out,
+                     berth_error_t *err)
+{
+	size_t len = 1;
+	memset(ast, 0, sizeof(*ast));
+	for (size_t i = 0; i < n; i++)
+		len += strlen(triggers[i]) + 1;
+	cleanup_free char *text = calloc(1, len);
+	if (text == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ONBUILD triggers");
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(text + off, len - off, "%s\n", triggers[i]);
+	if (df_parse_ast("ONBUILD", text, off, ast, err) < 0)
+		return -1;
+	cleanup_free struct df_node **nodes = calloc(ast->n_nodes + 1, sizeof(*nodes));
+	if (nodes == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ONBUILD triggers");
+	for (size_t i = 0; i < ast->n_nodes; i++) {
+		const char *c = ast->nodes[i].cmd;
+		/* what the ONBUILD instruction refuses, again: the image may
+		 * come from a builder that did not */
+		if (!strcasecmp(c, "ONBUILD"))
+			return df_fail(ast, ast->nodes[i].pos, err,
+			               "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+		if (!strcasecmp(c, "FROM") || !strcasecmp(c, "MAINTAINER"))
+			return df_fail(ast, ast->nodes[i].pos, err, "%s isn't allowed as an ONBUILD trigger",
+			               c);
+		nodes[i] = &ast->nodes[i];
+	}
+	*n_out = ast->n_nodes;
+	return eval_nodes(df, ast, nodes, ast->n_nodes, image_env, out, err);
 }
 
 static int add_dep(struct df_stage *st, size_t d, berth_error_t *err)

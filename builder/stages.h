@@ -70,6 +70,13 @@ void df_dockerfile_free(struct df_dockerfile *df);
 int df_stage_eval(const struct df_dockerfile *df, const struct df_stage *st, const char *const *image_env,
                   struct df_instr ***out, berth_error_t *err);
 
+/* The ONBUILD triggers of a base image (instructions as text) parsed into
+ * ast (free it with df_ast_free) and expanded in order from image_env; a
+ * trigger that ONBUILD refuses (ONBUILD, FROM, MAINTAINER) is an error. */
+int df_triggers_eval(const struct df_dockerfile *df, char *const *triggers, size_t n,
+                     const char *const *image_env, struct df_ast *ast, struct df_instr ***out, size_t *n_out,
+                     berth_error_t *err);
+
 /* The stage a COPY --from / --mount from= value names (a name or an index
  * below `before`), or -1 when it names an image. */
 long df_stage_lookup(const struct df_dockerfile *df, const char *ref, size_t before);

@@ -25,10 +25,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build_int.h"
+#include "fetch.h"
 #include "fsops.h"
+#include "gzchunks.h"
 #include "layer.h"
 #include "run_mounts.h"
 #include "run_step.h"
@@ -115,6 +118,92 @@ static char *entry_dir(const struct builder *b, const char *key)
 	return s;
 }
 
+static const char *layer_media_type(const struct builder *b)
+{
+	switch (b->o->compression) {
+	case LAYER_COMPRESSION_ZSTD:
+		return OCI_MEDIA_TYPE_LAYER_ZSTD;
+	case LAYER_COMPRESSION_NONE:
+		return OCI_MEDIA_TYPE_LAYER;
+	default:
+		return OCI_MEDIA_TYPE_LAYER_GZIP;
+	}
+}
+
+/* A cache entry's `layer` file: a line "DIGEST SIZE DIFF_ID MEDIA_TYPE" per
+ * compression made of the step's upper directory (entries of older builds
+ * lack the media type: gzip).  1 when the line for media_type is there, 0
+ * when not, -1 when the file is malformed. */
+static int layer_meta_find(const char *meta, const char *media_type, char digest[OCI_DIGEST_MAX],
+                           int64_t *size, char diff_id[OCI_DIGEST_MAX])
+{
+	for (const char *line = meta; line != NULL && *line != '\0';) {
+		char mt[128] = OCI_MEDIA_TYPE_LAYER_GZIP;
+		int n = sscanf(line, "%135s %" SCNd64 " %135s %127s", digest, size, diff_id, mt);
+		if (n < 3)
+			return -1;
+		if (strcmp(mt, media_type) == 0)
+			return 1;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return 0;
+}
+
+/* The overlay upper directory as a layer blob in the build's compression
+ * (written to blob_path first), put into the cache's layout unless it has
+ * no entries. */
+static int make_layer(struct builder *b, const char *upper, const char *blob_path,
+                      struct layer_diff_result *res, berth_error_t *err)
+{
+	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (out < 0 || ufd < 0)
+		return berth_error_sys(err, errno, "layer of `%s`", upper);
+	struct layer_diff_options dopts = {
+	    .size = sizeof(dopts),
+	    .flags = LAYER_DIFF_OVERLAY,
+	    .compression =
+	        b->o->compression == LAYER_COMPRESSION_AUTO ? LAYER_COMPRESSION_GZIP : b->o->compression,
+	};
+	if (b->o->has_source_date_epoch) {
+		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
+		dopts.source_date_epoch = b->o->source_date_epoch;
+	}
+	bool gzip = dopts.compression == LAYER_COMPRESSION_GZIP;
+	cleanup_free char *tar_path = NULL, *members = NULL;
+	cleanup_close int tar = -1;
+	if (gzip) {
+		/* the tar first, then its chunks compressed (gzchunks.h) */
+		dopts.compression = LAYER_COMPRESSION_NONE;
+		if (asprintf(&tar_path, "%s.tar", blob_path) < 0 ||
+		    (!b->o->no_cache && asprintf(&members, "%s/gz", b->cache) < 0))
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		tar = open(tar_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tar < 0)
+			return berth_error_sys(err, errno, "layer `%s`", tar_path);
+		unlink(tar_path);
+	}
+	if (layer_diff(-1, ufd, gzip ? tar : out, &dopts, res, err) < 0)
+		return berth_error_prefix(err, "layer");
+	if (res->entries == 0)
+		return 0;
+	if (gzip) {
+		char d[OCI_DIGEST_MAX];
+		if (lseek(tar, 0, SEEK_SET) < 0)
+			return berth_error_sys(err, errno, "layer");
+		if (gzchunks_compress(tar, out, members, d, &res->size, err) < 0)
+			return berth_error_prefix(err, "layer");
+		snprintf(res->digest, sizeof(res->digest), "%.*s", (int)sizeof(res->digest) - 1, d);
+	}
+	if (lseek(out, 0, SEEK_SET) < 0)
+		return berth_error_sys(err, errno, "layer");
+	if (oci_layout_put_blob_fd(b->cache_layout, out, res->digest, (int64_t)res->size, NULL, NULL, err) <
+	    0)
+		return berth_error_prefix(err, "layer");
+	return 0;
+}
+
 /* Applies the cached layer of key to the stage: 1 on a hit, 0 on a miss. */
 static int cache_take(struct builder *b, struct sstate *s, const char *key, const char *created_by,
                       berth_error_t *err)
@@ -138,13 +227,37 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 	}
 	char digest[OCI_DIGEST_MAX], diff_id[OCI_DIGEST_MAX];
 	int64_t size;
-	if (sscanf(meta, "%135s %" SCNd64 " %135s", digest, &size, diff_id) != 3)
-		return 0;
-	int has = oci_layout_has_blob(b->cache_layout, digest, &e);
+	int has = layer_meta_find(meta, layer_media_type(b), digest, &size, diff_id);
+	if (has == 0) {
+		/* the step's layer in another compression: the same upper
+		 * directory, compressed again */
+		struct stat usb;
+		struct layer_diff_result res;
+		cleanup_free char *tmpf = NULL, *nmeta = NULL;
+		if (stat(upper, &usb) < 0 || !S_ISDIR(usb.st_mode))
+			return 0;
+		if (asprintf(&tmpf, "%s/layer%u", b->tmp, ++b->counter) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+		int lr = make_layer(b, upper, tmpf, &res, err);
+		unlink(tmpf);
+		if (lr < 0)
+			return -1;
+		snprintf(digest, OCI_DIGEST_MAX, "%s", res.digest);
+		snprintf(diff_id, OCI_DIGEST_MAX, "%s", res.diff_id);
+		size = (int64_t)res.size;
+		if (asprintf(&nmeta, "%s%s %" PRId64 " %s %s\n", meta, digest, size, diff_id,
+		             layer_media_type(b)) < 0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
+		if (fs_write_file_atomic_at(dfd, "layer", nmeta, strlen(nmeta), 0600, err) < 0)
+			return -1;
+		has = 1;
+	}
+	if (has >= 0)
+		has = oci_layout_has_blob(b->cache_layout, digest, &e);
 	berth_error_free(&e);
 	if (has != 1)
 		return 0;
-	if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, digest, size, diff_id, b->cache_layout, err) < 0 ||
+	if (build_push_layer(s, layer_media_type(b), digest, size, diff_id, b->cache_layout, err) < 0 ||
 	    build_strv_push(&s->lowers, &s->n_lowers, upper) < 0 ||
 	    build_history(s, b, created_by, false, err) < 0)
 		return *err ? -1 : berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
@@ -164,41 +277,23 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 	st->mounted = false;
 
 	cleanup_free char *blob_path = NULL;
-	if (asprintf(&blob_path, "%s/layer.tar.gz", st->dir) < 0)
+	if (asprintf(&blob_path, "%s/layer.blob", st->dir) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
-	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	cleanup_close int ufd = open(st->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (out < 0 || ufd < 0)
-		return berth_error_sys(err, errno, "layer of `%s`", st->upper);
-	struct layer_diff_options dopts = {
-	    .size = sizeof(dopts),
-	    .flags = LAYER_DIFF_OVERLAY,
-	    .compression = LAYER_COMPRESSION_GZIP,
-	};
-	if (b->o->has_source_date_epoch) {
-		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
-		dopts.source_date_epoch = b->o->source_date_epoch;
-	}
 	struct layer_diff_result res;
-	if (layer_diff(-1, ufd, out, &dopts, &res, err) < 0)
-		return berth_error_prefix(err, "layer");
+	if (make_layer(b, st->upper, blob_path, &res, err) < 0)
+		return -1;
 
 	cleanup_free char *dir = entry_dir(b, key), *final_upper = NULL, *steps = NULL;
 	if (dir == NULL || asprintf(&final_upper, "%s/u", dir) < 0 ||
 	    asprintf(&steps, "%s/steps", b->cache) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	bool empty = res.entries == 0;
-	char meta[OCI_DIGEST_MAX * 2 + 32];
-	if (empty) {
+	char meta[OCI_DIGEST_MAX * 2 + 160];
+	if (empty)
 		snprintf(meta, sizeof(meta), "empty\n");
-	} else {
-		if (lseek(out, 0, SEEK_SET) < 0)
-			return berth_error_sys(err, errno, "layer");
-		if (oci_layout_put_blob_fd(b->cache_layout, out, res.digest, (int64_t)res.size, NULL, NULL,
-		                           err) < 0)
-			return berth_error_prefix(err, "layer");
-		snprintf(meta, sizeof(meta), "%s %" PRIu64 " %s\n", res.digest, res.size, res.diff_id);
-	}
+	else
+		snprintf(meta, sizeof(meta), "%s %" PRIu64 " %s %s\n", res.digest, res.size, res.diff_id,
+		         layer_media_type(b));
 	const char *lower = st->upper;
 	bool keep_tmp = b->o->no_cache;
 	if (!b->o->no_cache) {
@@ -236,7 +331,7 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 		}
 	}
 	if (!empty) {
-		if (build_push_layer(s, OCI_MEDIA_TYPE_LAYER_GZIP, res.digest, (int64_t)res.size, res.diff_id,
+		if (build_push_layer(s, layer_media_type(b), res.digest, (int64_t)res.size, res.diff_id,
 		                     b->cache_layout, err) < 0)
 			return -1;
 		if (build_strv_push(&s->lowers, &s->n_lowers, lower) < 0)
@@ -724,6 +819,17 @@ static int copy_heredoc(int merged_fd, const struct df_inline *f, const char *de
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "heredoc");
 	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
 	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
+	mode_t mode = fsops_copy_mode(co, S_IFREG | 0644);
+	size_t len = strlen(f->data);
+	if (co->dry) {
+		char meta[64];
+		snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)mode, (unsigned)uid, (unsigned)gid);
+		oci_hasher_update(co->hash, "heredoc", 8);
+		oci_hasher_update(co->hash, path, strlen(path) + 1);
+		oci_hasher_update(co->hash, meta, strlen(meta) + 1);
+		oci_hasher_update(co->hash, f->data, len + 1);
+		return 0;
+	}
 	int pfd = fsops_mkdir_in_root(merged_fd, *parent ? parent : "/", 0755, uid, gid, NULL, err);
 	if (pfd < 0)
 		return -1;
@@ -733,31 +839,45 @@ static int copy_heredoc(int merged_fd, const struct df_inline *f, const char *de
 	cleanup_close int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return berth_error_sys(err, errno, "heredoc `%s`", f->name);
-	mode_t mode = fsops_copy_mode(co, S_IFREG | 0644);
 	if (unlinkat(dfd, slash + 1, 0) < 0 && errno != ENOENT)
 		return berth_error_sys(err, errno, "heredoc `%s`: replace `%s`", f->name, path);
 	cleanup_close int out =
 	    openat(dfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	size_t len = strlen(f->data);
 	if (out < 0 || fs_write_all(out, f->data, len) < 0 || fchown(out, uid, gid) < 0 ||
 	    fchmod(out, mode) < 0)
 		return berth_error_sys(err, errno, "heredoc `%s` to `%s`", f->name, path);
-	if (co->hash != NULL) {
-		char meta[64];
-		snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)mode, (unsigned)uid, (unsigned)gid);
-		oci_hasher_update(co->hash, "heredoc", 8);
-		oci_hasher_update(co->hash, path, strlen(path) + 1);
-		oci_hasher_update(co->hash, meta, strlen(meta) + 1);
-		oci_hasher_update(co->hash, f->data, len + 1);
-	}
 	return 0;
 }
 
-/* Copies one source (a match, relative to the source root) to dest. */
+/* An fd of what the O_PATH fd `fd` names, opened with flags. */
+static int reopen(int fd, int flags)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, flags | O_CLOEXEC);
+}
+
+/* mkdir -p in the root (new directories 0755 uid:gid); the directory
+ * opened for reading. */
+static int mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err)
+{
+	int pfd = fsops_mkdir_in_root(root_fd, path, 0755, uid, gid, NULL, err);
+	if (pfd < 0)
+		return -1;
+	int fd = reopen(pfd, O_RDONLY | O_DIRECTORY);
+	close(pfd);
+	if (fd < 0)
+		return berth_error_sys(err, errno, "open `%s`", path);
+	return fd;
+}
+
+/* Copies one source (a match, relative to the source root) to dest; with
+ * co->dry, only hashes what the copy would take (merged_fd unused). */
 static int copy_one(struct builder *b, const struct df_instr *in, int src_root, const char *src, bool context,
                     int merged_fd, const char *dest, bool dest_dir, const struct fsops_copy_opts *co,
                     berth_error_t *err)
 {
+	(void)b;
 	int sfd = fsops_open_in_root(src_root, src, O_PATH, err);
 	if (sfd < 0)
 		return -1;
@@ -776,26 +896,40 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 		oci_hasher_update(co->hash, "src", 4);
 		oci_hasher_update(co->hash, src, strlen(src) + 1);
 	}
+	uid_t duid = co->uid == (uid_t)-1 ? 0 : co->uid;
+	gid_t dgid = co->gid == (gid_t)-1 ? 0 : co->gid;
 	if (S_ISDIR(sb.st_mode)) {
 		/* a directory: its contents into dest */
-		bool made = false;
-		int dfd = fsops_mkdir_in_root(merged_fd, dest, 0755, co->uid == (uid_t)-1 ? 0 : co->uid,
-		                              co->gid == (gid_t)-1 ? 0 : co->gid, &made, err);
-		if (dfd < 0)
+		cleanup_close int wdfd = -1;
+		if (!co->dry && (wdfd = mkdir_open(merged_fd, dest, duid, dgid, err)) < 0)
 			return -1;
-		cleanup_close int dfd_c = dfd;
-		char p[64];
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
-		cleanup_close int wdfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
-		cleanup_close int rsfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (wdfd < 0 || rsfd < 0)
+		cleanup_close int rsfd = reopen(sfd, O_RDONLY | O_DIRECTORY);
+		if (rsfd < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		struct fsops_copy_opts o2 = *co;
 		if (!context)
 			o2.ignore = NULL;
 		o2.exclude_base = src;
 		return fsops_copy_contents(rsfd, src, wdfd, &o2, err);
+	}
+	if (in->kind == DF_ADD && S_ISREG(sb.st_mode) && !(in->unpack_set && !in->unpack)) {
+		cleanup_close int afd = reopen(sfd, O_RDONLY);
+		if (afd >= 0 && is_archive(afd)) {
+			/* ADD of a local archive: extracted into dest */
+			if (co->dry) {
+				char d[OCI_DIGEST_MAX];
+				if (fsops_file_digest(co, sfd, "", d, err) < 0)
+					return berth_error_prefix(err, "ADD `%s`", src);
+				oci_hasher_update(co->hash, d, strlen(d) + 1);
+				return 0;
+			}
+			cleanup_close int wdfd = mkdir_open(merged_fd, dest, 0, 0, err);
+			if (wdfd < 0)
+				return -1;
+			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
+				return berth_error_prefix(err, "ADD `%s`", src);
+			return 0;
+		}
 	}
 	/* a file: into dest/ or as dest */
 	cleanup_free char *parent = NULL, *name = NULL;
@@ -811,42 +945,9 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	}
 	if (parent == NULL || name == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy");
-	int pfd =
-	    fsops_mkdir_in_root(merged_fd, *parent ? parent : "/", 0755, co->uid == (uid_t)-1 ? 0 : co->uid,
-	                        co->gid == (gid_t)-1 ? 0 : co->gid, NULL, err);
-	if (pfd < 0)
+	cleanup_close int wpfd = -1;
+	if (!co->dry && (wpfd = mkdir_open(merged_fd, *parent ? parent : "/", duid, dgid, err)) < 0)
 		return -1;
-	cleanup_close int pfd_c = pfd;
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
-	cleanup_close int wpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (wpfd < 0)
-		return berth_error_sys(err, errno, "copy to `%s`", parent);
-	if (in->kind == DF_ADD && S_ISREG(sb.st_mode) && !(in->unpack_set && !in->unpack)) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
-		cleanup_close int afd = open(p, O_RDONLY | O_CLOEXEC);
-		if (afd >= 0 && is_archive(afd)) {
-			/* ADD of a local archive: extracted into dest */
-			int dfd = fsops_mkdir_in_root(merged_fd, dest, 0755, 0, 0, NULL, err);
-			if (dfd < 0)
-				return -1;
-			cleanup_close int dfd_c = dfd;
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
-			cleanup_close int wdfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (wdfd < 0)
-				return berth_error_sys(err, errno, "ADD `%s`", src);
-			if (co->hash != NULL) {
-				char d[OCI_DIGEST_MAX];
-				if (oci_digest_fd(OCI_DIGEST_SHA256, afd, d, NULL, err) < 0)
-					return -1;
-				oci_hasher_update(co->hash, d, strlen(d) + 1);
-				lseek(afd, 0, SEEK_SET);
-			}
-			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
-				return berth_error_prefix(err, "ADD `%s`", src);
-			return 0;
-		}
-	}
 	/* the source's own name: copy from its parent directory */
 	cleanup_free char *sparent = NULL;
 	const char *sl = strrchr(src, '/');
@@ -860,8 +961,20 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	/* a symlink named as a source is followed (inside the root) */
 	struct stat lsb;
 	if (fstatat(spfd, base, &lsb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lsb.st_mode)) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", sfd);
-		cleanup_close int rfd = open(p, O_RDONLY | O_CLOEXEC);
+		uid_t uid = co->uid == (uid_t)-1 ? sb.st_uid : co->uid;
+		gid_t gid = co->gid == (gid_t)-1 ? sb.st_gid : co->gid;
+		mode_t mode = fsops_copy_mode(co, sb.st_mode);
+		if (co->dry) {
+			char d[OCI_DIGEST_MAX], meta[64];
+			if (fsops_file_digest(co, sfd, "", d, err) < 0)
+				return berth_error_prefix(err, "copy `%s`", src);
+			snprintf(meta, sizeof(meta), "%o %o %u %u", (unsigned)(sb.st_mode & S_IFMT),
+			         (unsigned)mode, (unsigned)uid, (unsigned)gid);
+			oci_hasher_update(co->hash, meta, strlen(meta) + 1);
+			oci_hasher_update(co->hash, d, strlen(d) + 1);
+			return 0;
+		}
+		cleanup_close int rfd = reopen(sfd, O_RDONLY);
 		if (rfd < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		cleanup_close int out =
@@ -870,15 +983,10 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		char buf[65536];
 		ssize_t n;
-		while ((n = read(rfd, buf, sizeof(buf))) > 0) {
-			if (co->hash)
-				oci_hasher_update(co->hash, buf, (size_t)n);
+		while ((n = read(rfd, buf, sizeof(buf))) > 0)
 			if (fs_write_all(out, buf, (size_t)n) < 0)
 				return berth_error_sys(err, errno, "copy `%s`", src);
-		}
-		if (fchown(out, co->uid == (uid_t)-1 ? sb.st_uid : co->uid,
-		           co->gid == (gid_t)-1 ? sb.st_gid : co->gid) < 0 ||
-		    fchmod(out, fsops_copy_mode(co, sb.st_mode)) < 0)
+		if (n < 0 || fchown(out, uid, gid) < 0 || fchmod(out, mode) < 0)
 			return berth_error_sys(err, errno, "copy `%s`", src);
 		return 0;
 	}
@@ -886,6 +994,158 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	o2.ignore = NULL;  /* the match was checked already */
 	o2.exclude = NULL; /* (by its name) */
 	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
+}
+
+/* ---- ADD <url> ---- */
+
+struct url_src {
+	const char *url;
+	char *tmp;  /* the download */
+	char *dest; /* the file's path in the image */
+	char mtime[24];
+	struct fetch_result res;
+};
+
+struct urls {
+	struct url_src *v;
+	size_t n;
+};
+
+static void urls_free(struct urls *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		if (u->v[i].tmp != NULL)
+			unlink(u->v[i].tmp);
+		free(u->v[i].tmp);
+		free(u->v[i].dest);
+	}
+	free(u->v);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Downloads every URL source of the ADD; a destination ending in / takes
+ * the name the URL's path ends with. */
+static int urls_fetch(struct builder *b, const struct df_instr *in, const char *dest, bool dest_dir,
+                      struct urls *u, berth_error_t *err)
+{
+	for (size_t i = 0; in->srcs[i]; i++) {
+		if (!fetch_is_url(in->srcs[i]))
+			continue;
+		struct url_src *nv = realloc(u->v, (u->n + 1) * sizeof(*nv));
+		if (nv == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
+		u->v = nv;
+		struct url_src *d = memset(&nv[u->n++], 0, sizeof(*nv));
+		d->url = in->srcs[i];
+		if (dest_dir) {
+			cleanup_free char *name = fetch_url_filename(d->url);
+			if (name == NULL)
+				return berth_error_invalid(err, "cannot determine filename from url: %s",
+				                           d->url);
+			if (asprintf(&d->dest, "%s/%s", strcmp(dest, "/") == 0 ? "" : dest, name) < 0)
+				d->dest = NULL;
+		} else {
+			d->dest = strdup(dest);
+		}
+		if (d->dest == NULL || asprintf(&d->tmp, "%s/dl%u", b->tmp, ++b->counter) < 0) {
+			d->tmp = NULL;
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
+		}
+		cleanup_close int fd = open(d->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return berth_error_sys(err, errno, "ADD: `%s`", d->tmp);
+		build_progress(b, "%s:%d: ADD: downloading %s", b->df_name, in->pos.line, d->url);
+		if (fetch_url(d->url, in->checksum, fd, &d->res, err) < 0)
+			return -1;
+		/* no Last-Modified: the time of the download (clamped with
+		 * SOURCE_DATE_EPOCH like every mtime of the layer) */
+		int64_t mt = d->res.has_mtime ? d->res.mtime : (int64_t)time(NULL);
+		snprintf(d->mtime, sizeof(d->mtime), "%" PRId64, d->res.has_mtime ? mt : -1);
+		d->res.mtime = mt;
+	}
+	return 0;
+}
+
+/* The downloads into the image: mode 0600 (or --chmod), root (or
+ * --chown), mtime from Last-Modified; never extracted. */
+static int urls_copy(int merged_fd, const struct urls *u, const struct fsops_copy_opts *co,
+                     berth_error_t *err)
+{
+	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
+	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct url_src *d = &u->v[i];
+		const char *slash = strrchr(d->dest, '/');
+		cleanup_free char *parent = strndup(d->dest, (size_t)(slash - d->dest));
+		if (parent == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
+		cleanup_close int pfd = mkdir_open(merged_fd, *parent ? parent : "/", uid, gid, err);
+		cleanup_close int in = open(d->tmp, O_RDONLY | O_CLOEXEC);
+		if (pfd < 0 || in < 0)
+			return *err ? -1 : berth_error_sys(err, errno, "ADD %s", d->url);
+		if (unlinkat(pfd, slash + 1, 0) < 0 && errno != ENOENT)
+			return berth_error_sys(err, errno, "ADD %s: replace `%s`", d->url, d->dest);
+		cleanup_close int out =
+		    openat(pfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0)
+			return berth_error_sys(err, errno, "ADD %s: create `%s`", d->url, d->dest);
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (fs_write_all(out, buf, (size_t)n) < 0)
+				return berth_error_sys(err, errno, "ADD %s: write `%s`", d->url, d->dest);
+		struct timespec ts[2] = {{.tv_sec = (time_t)d->res.mtime}, {.tv_sec = (time_t)d->res.mtime}};
+		if (n < 0 || fchown(out, uid, gid) < 0 ||
+		    fchmod(out, fsops_copy_mode(co, S_IFREG | 0600)) < 0 || futimens(out, ts) < 0)
+			return berth_error_sys(err, errno, "ADD %s: `%s`", d->url, d->dest);
+	}
+	return 0;
+}
+
+/* Every match and heredoc of a COPY/ADD to dest (or, with co->dry, into
+ * the hash only). */
+static int copy_all(struct builder *b, const struct df_instr *in, int src_root, const struct matches *m,
+                    bool context, int merged_fd, const char *dest, bool dest_dir,
+                    const struct fsops_copy_opts *co, berth_error_t *err)
+{
+	bool many = dest_dir || m->n + in->n_files > 1;
+	for (size_t i = 0; i < m->n; i++) {
+		cleanup_free char *pdest = NULL;
+		const char *d = dest;
+		if (in->parents && *m->v[i] != '\0') {
+			/* --parents: the source's directories (a directory source
+			 * itself too) are kept below dest */
+			struct stat psb;
+			int pfd = fsops_open_in_root(src_root, m->v[i], O_PATH, err);
+			if (pfd < 0)
+				return -1;
+			bool isdir = fstat(pfd, &psb) == 0 && S_ISDIR(psb.st_mode);
+			close(pfd);
+			const char *sl = strrchr(m->v[i], '/');
+			int plen = isdir ? (int)strlen(m->v[i]) : sl ? (int)(sl - m->v[i]) : 0;
+			if (plen > 0 && asprintf(&pdest, "%s/%.*s", dest, plen, m->v[i]) < 0) {
+				pdest = NULL;
+				return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
+			}
+			d = pdest != NULL ? pdest : dest;
+		}
+		if (copy_one(b, in, src_root, m->v[i], context, merged_fd, d, many || in->parents, co, err) <
+		    0)
+			return -1;
+	}
+	for (size_t i = 0; i < in->n_files; i++)
+		if (copy_heredoc(merged_fd, &in->files[i], dest, many, co, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* The stat cache of file digests, beside the layer cache. */
+static int open_digests(struct builder *b, berth_error_t *err)
+{
+	cleanup_free char *path = NULL;
+	if (asprintf(&path, "%s/statcache", b->cache) < 0)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "stat cache");
+	return statcache_open(path, &b->digests, err);
 }
 
 int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
@@ -899,6 +1159,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	cleanup_close int from_fd = -1;
 	bool context = in->from == NULL;
 	int src_root = b->ctx_fd;
+	struct urls dls = {0};
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
 	struct oci_hasher *h = NULL;
@@ -921,11 +1182,20 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		if (dockerignore_parse(&excl, etext, off, err) < 0)
 			return build_fail(b, in, err, "%s --exclude", kind);
 	}
-	for (size_t i = 0; in->srcs[i]; i++)
-		if (strncmp(in->srcs[i], "http://", 7) == 0 || strncmp(in->srcs[i], "https://", 8) == 0 ||
-		    strncmp(in->srcs[i], "git@", 4) == 0)
-			return build_fail(b, in, err, "%s of a URL is not supported yet: `%s`", kind,
+	size_t n_urls = 0;
+	for (size_t i = 0; in->srcs[i]; i++) {
+		if (fetch_is_url(in->srcs[i]) && in->kind == DF_COPY)
+			return build_fail(b, in, err, "source can't be a URL for COPY: %s", in->srcs[i]);
+		if (fetch_is_url(in->srcs[i]))
+			n_urls++;
+		else if (strncmp(in->srcs[i], "git@", 4) == 0 || strncmp(in->srcs[i], "git://", 6) == 0)
+			return build_fail(b, in, err, "%s of a git repository is not supported: `%s`", kind,
 			                  in->srcs[i]);
+		else if (in->checksum != NULL)
+			return build_fail(b, in, err,
+			                  "checksum can't be specified for non-HTTP(S) sources: %s",
+			                  in->srcs[i]);
+	}
 	int mode;
 	const char *chmod_sym;
 	if (parse_chmod(b, in, &mode, &chmod_sym, err) < 0)
@@ -970,6 +1240,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	size_t n_srcs = 0;
 	for (size_t i = 0; in->srcs[i]; i++, n_srcs++) {
 		char clean[4096];
+		if (fetch_is_url(in->srcs[i]))
+			continue; /* downloaded below */
 		int cr = layer_clean_path(in->srcs[i], clean, sizeof(clean));
 		if (cr < 0 && errno == EXDEV) {
 			build_fail(b, in, err, "%s %s: the path is outside the %s", kind, in->srcs[i],
@@ -1027,7 +1299,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		build_fail(b, in, err, "%s: destination `%s` escapes the root", kind, in->dest);
 		goto out;
 	}
-	if (!dest_dir && (m.n + in->n_files > 1 || (in->parents && m.n > 0))) {
+	if (!dest_dir && (m.n + in->n_files + n_urls > 1 || (in->parents && m.n > 0))) {
 		build_fail(b, in, err,
 		           "When using %s with more than one source file, the destination must be a "
 		           "directory and end with a /",
@@ -1085,9 +1357,20 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 			close(fd);
 		berth_error_free(&e);
 	}
+	/* the URLs, downloaded into tmp */
+	if (n_urls > 0 && urls_fetch(b, in, dest, dest_dir, &dls, err) < 0)
+		goto fail;
+
+	/* 1.: the key, from a walk of the sources that copies nothing and
+	 * reads only the files whose stat changed (statcache.h) */
 	if ((h = oci_hasher_new(OCI_DIGEST_SHA256, err)) == NULL)
 		goto fail;
-	co.hash = h;
+	for (size_t i = 0; i < dls.n; i++) {
+		key_add(h, "url", dls.v[i].url);
+		key_add(h, "to", dls.v[i].dest);
+		key_add(h, "digest", dls.v[i].res.digest);
+		key_add(h, "mtime", dls.v[i].mtime);
+	}
 	key_add(h, "parent", s->chain);
 	key_add(h, kind, dest);
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
@@ -1095,35 +1378,20 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	key_add(h, "chmod", in->chmod);
 	key_addv(h, "exclude", in->excludes);
 	key_add(h, "parents", in->parents ? "1" : "0");
-	for (size_t i = 0; i < m.n; i++) {
-		cleanup_free char *pdest = NULL;
-		const char *d = dest;
-		if (in->parents && *m.v[i] != '\0') {
-			/* --parents: the source's directories (a directory source
-			 * itself too) are kept below dest */
-			struct stat psb;
-			int pfd = fsops_open_in_root(src_root, m.v[i], O_PATH, err);
-			if (pfd < 0)
-				goto fail;
-			bool isdir = fstat(pfd, &psb) == 0 && S_ISDIR(psb.st_mode);
-			close(pfd);
-			const char *sl = strrchr(m.v[i], '/');
-			int plen = isdir ? (int)strlen(m.v[i]) : sl ? (int)(sl - m.v[i]) : 0;
-			if (plen > 0 && asprintf(&pdest, "%s/%.*s", dest, plen, m.v[i]) < 0) {
-				pdest = NULL;
-				berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
-				goto fail;
-			}
-			d = pdest != NULL ? pdest : dest;
+	if (!b->o->no_cache) {
+		co.hash = h;
+		co.dry = true;
+		if (b->digests == NULL && open_digests(b, err) < 0)
+			goto fail;
+		co.digests = b->digests;
+		if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0)
+			goto fail;
+		berth_error_t e = NULL;
+		if (statcache_save(b->digests, &e) < 0) {
+			build_progress(b, "warning: %s", e->msg);
+			berth_error_free(&e);
 		}
-		if (copy_one(b, in, src_root, m.v[i], context, st.merged_fd, d,
-		             dest_dir || m.n + in->n_files > 1 || in->parents, &co, err) < 0)
-			goto fail;
 	}
-	for (size_t i = 0; i < in->n_files; i++)
-		if (copy_heredoc(st.merged_fd, &in->files[i], dest, dest_dir || m.n + in->n_files > 1, &co,
-		                 err) < 0)
-			goto fail;
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);
 	h = NULL;
@@ -1138,6 +1406,11 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		goto out;
 	}
 	build_progress(b, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text, in->dest);
+	co.hash = NULL;
+	co.dry = false;
+	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
+	    urls_copy(st.merged_fd, &dls, &co, err) < 0)
+		goto fail;
 	if (step_commit(b, s, &st, key, by, err) < 0)
 		goto fail;
 	r = 0;
@@ -1148,6 +1421,7 @@ out:
 	if (h != NULL)
 		oci_hasher_free(h);
 	strv_free(m.v);
+	urls_free(&dls);
 	step_release(&st);
 	return r;
 }

@@ -61,6 +61,8 @@ setup() {
 }
 
 teardown() {
+	[ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
+	[ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	[ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR" ] || return 0
 	local errors=
 	# the builder's mounts lived in its own mount namespace: none here
@@ -93,6 +95,18 @@ berth() {
 build() {
 	timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
 		--output "type=oci,dest=$OUT" "$@"
+}
+
+# run_image_cmd LAYOUT TAG CMD...: berth unpack of LAYOUT:TAG, berth run of CMD in it.
+run_image_cmd() {
+	local layout=$1 tag=$2
+	shift 2
+	rm -rf "$TEST_DIR/bundle"
+	berth unpack --image "$layout:$tag" "$TEST_DIR/bundle" >/dev/null
+	jq --argjson a "$(printf '%s\n' "$@" | jq -R . | jq -s -c .)" '.process.args = $a' \
+		"$TEST_DIR/bundle/config.json" >"$TEST_DIR/config.json"
+	mv "$TEST_DIR/config.json" "$TEST_DIR/bundle/config.json"
+	berth run --bundle "$TEST_DIR/bundle" "build-test-$$"
 }
 
 # run_image [LAYOUT]: berth unpack + berth run of the only image of LAYOUT.
@@ -198,6 +212,15 @@ hi
 	assert_output --partial "to stderr"
 	assert_output --partial 'Dockerfile:3: RUN `echo "to stderr" >&2 &&     exit 3`: exit status 3'
 	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+}
+
+@test "build: a relative --cache-dir and --output serve RUN steps" {
+	printf 'FROM busybox\nRUN echo ran > /r\n' >"$CTX/Dockerfile"
+	cd "$TEST_DIR"
+	run -0 timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir cache \
+		--output out -t rel:1 ctx
+	run -0 umoci unpack --image "$OUT:rel:1" "$TEST_DIR/u"
+	assert_equal "$(cat "$TEST_DIR/u/rootfs/r")" ran
 }
 
 @test "build: .dockerignore excludes files from the context; COPY ../x is refused" {
@@ -313,6 +336,126 @@ hi
 	[ "$(skopeo inspect "oci:$OUT:c:1" | jq -r '.Layers[1]')" != "$l1" ]
 }
 
+@test "build: a cached COPY reads no unchanged file again; a change behind the old size and mtime still misses" {
+	command -v strace >/dev/null || skip "requires strace"
+	mkdir -p "$CTX/d"
+	for i in $(seq 1 40); do echo "content $i" >"$CTX/d/probe-$i"; done
+	head -c 3000000 /dev/urandom >"$CTX/d/probe-big"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY d /d
+	EOF
+	# files changed in the last second are not trusted by their stat
+	sleep 2
+	run -0 strace -f -qq -e trace=openat -o "$TEST_DIR/trace1" "$BUILD_BIN" \
+		--build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" --output "$OUT" -t s:1 "$CTX"
+	[ -s "$CACHE/statcache" ] || fail "no stat cache was written"
+	grep -q 'openat(.*"probe-big", O_RDONLY' "$TEST_DIR/trace1" || fail "the first build did not read the files"
+	run -0 strace -f -qq -e trace=openat -o "$TEST_DIR/trace2" "$BUILD_BIN" \
+		--build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" --output "$OUT" -t s:1 "$CTX"
+	assert_output --partial "COPY d /d (cached)"
+	run grep 'openat(.*"probe-[a-z0-9]*", O_RDONLY' "$TEST_DIR/trace2"
+	[ "$status" = 1 ] || fail "the cached build read context files again: $output"
+
+	# new content of the same size, the old mtime put back: ctime tells
+	cp -p "$CTX/d/probe-7" "$TEST_DIR/ref"
+	echo "CONTENT 7" >"$CTX/d/probe-7"
+	touch -r "$TEST_DIR/ref" "$CTX/d/probe-7"
+	assert_equal "$(stat -c %s:%Y "$CTX/d/probe-7")" "$(stat -c %s:%Y "$TEST_DIR/ref")"
+	run -0 build -t s:1 "$CTX"
+	refute_output --partial "(cached)"
+	run -0 umoci unpack --image "$OUT:s:1" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/d/probe-7")" "CONTENT 7"
+	# a malformed stat cache is only a cache: ignored and rewritten
+	echo garbage >"$CACHE/statcache"
+	echo more >"$CTX/d/probe-8"
+	run -0 build -t s:1 "$CTX"
+	run -0 head -c 23 "$CACHE/statcache"
+	assert_output "berth-build statcache 1"
+}
+
+# start_http DIR: a web server of DIR on 127.0.0.1 at a free port ($HTTP_PORT),
+# stopped by pid in teardown
+start_http() {
+	command -v python3 >/dev/null || skip "requires python3 (a local web server)"
+	(cd "$1" && exec python3 -m http.server --bind 127.0.0.1 0) >"$TEST_DIR/http.log" 2>&1 &
+	HTTP_PID=$!
+	local i
+	for i in $(seq 50); do
+		HTTP_PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TEST_DIR/http.log")
+		[ -n "$HTTP_PORT" ] && return 0
+		sleep 0.1
+	done
+	fail "the web server did not start: $(cat "$TEST_DIR/http.log")"
+}
+
+@test "build: ADD of an http URL: mode 0600, mtime from Last-Modified, name from the URL, no extraction, --checksum" {
+	mkdir -p "$TEST_DIR/www/sub"
+	echo "served over http" >"$TEST_DIR/www/sub/file.txt"
+	touch -d '2021-03-04 05:06:07 UTC' "$TEST_DIR/www/sub/file.txt"
+	mkdir "$TEST_DIR/t" && echo in-tar >"$TEST_DIR/t/t.txt"
+	tar -czf "$TEST_DIR/www/a.tar.gz" -C "$TEST_DIR/t" t.txt
+	start_http "$TEST_DIR/www"
+	url=http://127.0.0.1:$HTTP_PORT
+	sum=$(sha256sum "$TEST_DIR/www/sub/file.txt" | cut -d' ' -f1)
+	cat >"$CTX/Dockerfile" <<-EOF
+		FROM busybox
+		ADD --checksum=sha256:$sum $url/sub/file.txt /dl/
+		ADD --chown=user --chmod=0640 $url/sub/file.txt?query=1#frag /named
+		ADD $url/a.tar.gz /tars/
+		RUN stat -c '%a %u %Y' /dl/file.txt /named /tars/a.tar.gz > /stat
+	EOF
+	run -0 build -t url:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:url:1" "$TEST_DIR/umoci"
+	r=$TEST_DIR/umoci/rootfs
+	assert_equal "$(cat "$r/dl/file.txt")" "served over http"
+	assert_equal "$(cat "$r/named")" "served over http"
+	cmp "$r/tars/a.tar.gz" "$TEST_DIR/www/a.tar.gz" || fail "a URL's archive was not kept as it is"
+	[ ! -e "$r/tars/t.txt" ] || fail "a URL's archive was extracted"
+	mtime=$(date -d '2021-03-04 05:06:07 UTC' +%s)
+	tar_mtime=$(stat -c %Y "$TEST_DIR/www/a.tar.gz")
+	assert_equal "$(cat "$r/stat" | tr '\n' ' ')" "600 0 $mtime 640 1000 $mtime 600 0 $tar_mtime "
+
+	# unchanged content: a cache hit; changed content: a miss
+	run -0 build -t url:1 "$CTX"
+	assert_output --partial "ADD $url/sub/file.txt /dl/ (cached)"
+	assert_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
+	echo "new" >"$TEST_DIR/www/a.tar.gz"
+	run -0 build -t url:1 "$CTX"
+	refute_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
+
+	# a wrong checksum: the URL and both digests; no image
+	echo "changed on the server" >"$TEST_DIR/www/sub/file.txt"
+	new=$(sha256sum "$TEST_DIR/www/sub/file.txt" | cut -d' ' -f1)
+	run -1 build -t url:2 "$CTX"
+	assert_output --partial "Dockerfile:2: ADD: $url/sub/file.txt: checksum mismatch: expected sha256:$sum, got sha256:$new"
+	run -0 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
+	refute_output --partial "url:2"
+	# a missing file: the URL and the HTTP status
+	printf 'FROM busybox\nADD %s/nothing.txt /x\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: ADD: $url/nothing.txt: HTTP status 404"
+	# no file name in the URL for a directory destination
+	printf 'FROM busybox\nADD %s/ /dir/\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "cannot determine filename from url: $url/"
+	# COPY takes no URL; --checksum only URLs
+	printf 'FROM busybox\nCOPY %s/sub/file.txt /x\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: source can't be a URL for COPY: $url/sub/file.txt"
+	echo local >"$CTX/local.txt"
+	printf 'FROM busybox\nADD --checksum=sha256:%s local.txt /x\n' "$sum" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: checksum can't be specified for non-HTTP(S) sources: local.txt"
+	# nothing listens there
+	kill "$HTTP_PID" && wait "$HTTP_PID" 2>/dev/null || true
+	HTTP_PID=
+	printf 'FROM busybox\nADD %s/sub/file.txt /x\n' "$url" >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: ADD: $url/sub/file.txt: "
+	refute_output --partial "HTTP status"
+}
+
 @test "build: the config instructions land in the image config as Docker writes them" {
 	cat >"$CTX/Dockerfile" <<-'EOF'
 		FROM busybox
@@ -336,6 +479,91 @@ hi
 	assert_output 'RUN /bin/sh -ec echo "$0 $-" > /shell # buildkit'
 	run -0 umoci unpack --image "$OUT:c:1" "$TEST_DIR/umoci"
 	[[ $(cat "$TEST_DIR/umoci/rootfs/shell") == "/bin/sh "*e* ]] || fail "SHELL not used: $(cat "$TEST_DIR/umoci/rootfs/shell")"
+}
+
+# config_blob TAG: the config of the image TAG of $OUT, as stored
+config_blob() {
+	local m
+	m=$(jq -r --arg t "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$OUT/index.json")
+	cat "$OUT/blobs/sha256/$(jq -r .config.digest "$OUT/blobs/sha256/${m#sha256:}" | cut -d: -f2)"
+}
+
+# set_onbuild LAYOUT TAG NEWTAG JSON: the image TAG of LAYOUT again as
+# NEWTAG, with its config's OnBuild set to JSON (what another builder may write)
+set_onbuild() {
+	local l=$1 m c d s
+	m=$(jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$l/index.json")
+	c=$(jq -r .config.digest "$l/blobs/sha256/${m#sha256:}")
+	jq -c --argjson o "$4" '.config.OnBuild = $o' "$l/blobs/sha256/${c#sha256:}" >"$TEST_DIR/blob"
+	d=$(sha256sum "$TEST_DIR/blob" | cut -d' ' -f1) s=$(stat -c %s "$TEST_DIR/blob")
+	mv "$TEST_DIR/blob" "$l/blobs/sha256/$d"
+	jq -c --arg d "sha256:$d" --argjson s "$s" '.config.digest = $d | .config.size = $s' \
+		"$l/blobs/sha256/${m#sha256:}" >"$TEST_DIR/blob"
+	d=$(sha256sum "$TEST_DIR/blob" | cut -d' ' -f1) s=$(stat -c %s "$TEST_DIR/blob")
+	mv "$TEST_DIR/blob" "$l/blobs/sha256/$d"
+	jq --arg d "sha256:$d" --argjson s "$s" --arg t "$3" '.manifests |=
+		map(select(.annotations["org.opencontainers.image.ref.name"] != $t)) | .manifests += [{"mediaType":
+		"application/vnd.oci.image.manifest.v1+json", "digest": $d, "size": $s,
+		"annotations": {"org.opencontainers.image.ref.name": $t}}]' "$l/index.json" >"$TEST_DIR/blob"
+	mv "$TEST_DIR/blob" "$l/index.json"
+}
+
+@test "build: ONBUILD triggers are recorded, then run right after FROM in a build on the image, in order" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		ENV WHO=parent
+		ONBUILD RUN echo "first trigger, $WHO" > /t1
+		ONBUILD COPY child.txt /from-child-context
+		ONBUILD ENV SET_BY_TRIGGER=yes
+		ONBUILD RUN cat /t1 > /t2 && echo "$SET_BY_TRIGGER" >> /t2
+		RUN echo parent > /p
+	EOF
+	run -0 build -t parent:1 "$CTX"
+	# (skopeo's view of a config drops OnBuild, which the OCI spec lacks)
+	run -0 config_blob parent:1
+	assert_equal "$(jq -c .config.OnBuild <<<"$output")" \
+		'["RUN echo \"first trigger, $WHO\" > /t1","COPY child.txt /from-child-context","ENV SET_BY_TRIGGER=yes","RUN cat /t1 > /t2 && echo \"$SET_BY_TRIGGER\" >> /t2"]'
+	run -0 umoci unpack --image "$OUT:parent:1" "$TEST_DIR/p"
+	[ ! -e "$TEST_DIR/p/rootfs/t1" ] || fail "a trigger ran in the image that declares it"
+
+	# the child: FROM the store's parent:1, with a context of its own
+	mkdir "$TEST_DIR/child"
+	echo "child's file" >"$TEST_DIR/child/child.txt"
+	cat >"$TEST_DIR/child/Dockerfile" <<-'EOF'
+		FROM parent:1
+		RUN test -f /t2 && cp /t2 /seen-by-child
+		ONBUILD RUN echo grandchild
+	EOF
+	run -0 build -t child:1 "$TEST_DIR/child"
+	assert_output --partial 'Dockerfile:1: ONBUILD RUN echo "first trigger, $WHO" > /t1'
+	run -0 umoci unpack --image "$OUT:child:1" "$TEST_DIR/c"
+	r=$TEST_DIR/c/rootfs
+	assert_equal "$(cat "$r/t1")" "first trigger, parent"
+	assert_equal "$(cat "$r/from-child-context")" "child's file"
+	assert_equal "$(cat "$r/seen-by-child" | tr '\n' ' ')" "first trigger, parent yes "
+	run -0 config_blob child:1
+	assert_equal "$(jq -c .config.OnBuild <<<"$output")" '["RUN echo grandchild"]'
+	assert_equal "$(jq -r '.config.Env[]' <<<"$output" | grep SET_BY_TRIGGER)" SET_BY_TRIGGER=yes
+	# a second child build: the triggers' steps come from the cache
+	run -0 build -t child:1 "$TEST_DIR/child"
+	assert_output --partial 'RUN echo "first trigger, $WHO" > /t1 (cached)'
+
+	# a failing trigger names the FROM line; no image
+	printf 'FROM busybox\nONBUILD RUN exit 4\n' >"$CTX/Dockerfile"
+	run -0 build -t failing:1 "$CTX"
+	printf '# a comment\nFROM failing:1\n' >"$TEST_DIR/child/Dockerfile"
+	run -1 build -t broken:1 "$TEST_DIR/child"
+	assert_output --partial 'Dockerfile:2: RUN `exit 4`: exit status 4'
+	# triggers that ONBUILD refuses, in an image another builder wrote
+	for bad in '["FROM busybox"]' '["MAINTAINER x"]' '["ONBUILD RUN true"]'; do
+		set_onbuild "$OUT" parent:1 bad:1 "$bad"
+		printf 'FROM bad:1\n' >"$TEST_DIR/child/Dockerfile"
+		run -1 build -t broken:1 "$TEST_DIR/child"
+		assert_output --partial "Dockerfile:1: FROM bad:1: its ONBUILD triggers: ONBUILD:1:1: "
+		assert_output --regexp "isn't allowed as an ONBUILD trigger|Chaining ONBUILD via .ONBUILD ONBUILD. isn't allowed"
+	done
+	run -0 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
+	refute_output --partial broken
 }
 
 # blobs_grep LAYOUT TEXT: the blobs of LAYOUT (gunzipped when gzip) that contain TEXT.
@@ -414,6 +642,73 @@ blobs_grep() {
 	assert_output --partial "secret \`nope\`: required"
 }
 
+@test "build: RUN --mount=type=cache,from=: a new cache starts as a copy of a stage's or an image's directory" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox AS seed
+		RUN mkdir -p /s/sub && echo seeded > /s/sub/file
+		FROM busybox
+		RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/s cat /c/sub/file > /got && echo more >> /c/sub/file
+		RUN --mount=type=cache,id=seeded,target=/c cat /c/sub/file > /got2
+		RUN --mount=type=cache,id=img,target=/i,from=busybox,source=/etc,readonly head -n 1 /i/passwd > /got3
+	EOF
+	run -0 build -t cm:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:cm:1" "$TEST_DIR/u"
+	r=$TEST_DIR/u/rootfs
+	assert_equal "$(cat "$r/got")" seeded
+	assert_equal "$(cat "$r/got2" | tr '\n' ' ')" "seeded more "
+	assert_equal "$(cat "$r/got3")" "root:x:0:0:root:/root:/bin/sh"
+	[ ! -e "$r/c" ] && [ ! -e "$r/i" ] || fail "a cache mount's target is in the image"
+	# the cache outlives the build and is seeded only when it is made
+	run -0 build --no-cache -t cm:2 "$CTX"
+	run -0 umoci unpack --image "$OUT:cm:2" "$TEST_DIR/u2"
+	assert_equal "$(cat "$TEST_DIR/u2/rootfs/got" | tr '\n' ' ')" "seeded more "
+	# from= names nothing
+	printf 'FROM busybox\nRUN --mount=type=cache,target=/c,from=nosuch true\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: "
+	assert_output --partial "from=nosuch: no such stage, and no build context names that image"
+	printf 'FROM busybox\nRUN --mount=type=cache,id=x2,target=/c,from=busybox,source=/nonexistent true\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "from=busybox"
+	assert_output --partial "/nonexistent"
+	[ -z "$(ls "$CACHE/mounts" | grep new-)" ] || fail "a half-made cache was left: $(ls "$CACHE/mounts")"
+}
+
+@test "build: RUN --mount=type=ssh binds the agent's socket of --ssh, with SSH_AUTH_SOCK; none of it in the image" {
+	command -v ssh-agent >/dev/null || skip "requires ssh-agent (openssh-client)"
+	ssh-agent -D -a "$TEST_DIR/agent.sock" >/dev/null 2>&1 &
+	AGENT_PID=$!
+	for i in $(seq 50); do [ -S "$TEST_DIR/agent.sock" ] && break; sleep 0.1; done
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN --mount=type=ssh echo "$SSH_AUTH_SOCK $(stat -c %i "$SSH_AUTH_SOCK") $(stat -c %F "$SSH_AUTH_SOCK")" > /default
+		RUN --mount=type=ssh,id=other,target=/agent,required=true stat -c %i /agent > /other
+		RUN --mount=type=ssh,id=absent test ! -e /run/buildkit/ssh_agent.0 && echo none > /absent
+	EOF
+	run -0 env SSH_AUTH_SOCK="$TEST_DIR/agent.sock" "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$CACHE" --output "$OUT" --ssh default --ssh "other=$TEST_DIR/agent.sock" -t ssh:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:ssh:1" "$TEST_DIR/u"
+	r=$TEST_DIR/u/rootfs
+	ino=$(stat -c %i "$TEST_DIR/agent.sock")
+	assert_equal "$(cat "$r/default")" "/run/buildkit/ssh_agent.0 $ino socket"
+	assert_equal "$(cat "$r/other")" "$ino"
+	assert_equal "$(cat "$r/absent")" none
+	[ ! -e "$r/run/buildkit" ] && [ ! -e "$r/agent" ] || fail "an ssh mount point is in the image"
+
+	# required and not given; not a socket; uid= cannot apply to a bound socket
+	printf 'FROM busybox\nRUN --mount=type=ssh,required=true true\n' >"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_output --partial "Dockerfile:2: "
+	assert_output --partial "ssh \`default\`: required, and not given with --ssh default"
+	run -1 build --ssh "default=$CTX/Dockerfile" "$CTX"
+	assert_output --partial "--ssh default=$CTX/Dockerfile: not a socket"
+	printf 'FROM busybox\nRUN --mount=type=ssh,uid=1000 true\n' >"$CTX/Dockerfile"
+	run -1 build --ssh "default=$TEST_DIR/agent.sock" "$CTX"
+	assert_output --partial "uid, gid and mode are not supported"
+	run -2 env -u SSH_AUTH_SOCK "$BUILD_BIN" --ssh default "$CTX"
+	assert_output --partial "--ssh default: SSH_AUTH_SOCK is not set"
+}
+
 @test "build: COPY --exclude, --parents, --link, symbolic --chmod, heredoc sources" {
 	mkdir -p "$CTX/app/sub" "$CTX/a/b"
 	echo 1 >"$CTX/app/keep.go"
@@ -477,6 +772,112 @@ echo "two $WHO"'
 	printf 'FROM busybox\nCOPY --chmod=u+q top.go /x\n' >"$CTX/Dockerfile"
 	run -1 build "$CTX"
 	assert_output --partial "invalid chmod parameter: u+q"
+}
+
+# layer_types LAYOUT TAG: the media types of the image's layers, one a line
+layer_types() {
+	local m
+	m=$(jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$1/index.json")
+	jq -r '.layers[].mediaType' "$1/blobs/sha256/${m#sha256:}"
+}
+
+@test "build: --output type=oci,dest=FILE.tar writes a tar of the layout; zstd layers with --compression or compression=zstd" {
+	echo zdata >"$CTX/z.txt"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY z.txt /z.txt
+		CMD ["cat", "/z.txt"]
+	EOF
+	bb() { timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" "$@"; }
+	run -0 bb --output "type=oci,dest=$TEST_DIR/img.tar,compression=zstd" -t z:1 "$CTX"
+	digest=${lines[-1]}
+	run -0 tar -tf "$TEST_DIR/img.tar"
+	assert_equal "$(head -n 4 <<<"$output" | tr '\n' ' ')" "oci-layout index.json blobs/ blobs/sha256/ "
+	assert_line "blobs/sha256/${digest#sha256:}"
+	[ -z "$(ls "$TEST_DIR" | grep 'img.tar.tmp')" ] || fail "a temporary file was left beside the tar"
+	run -0 skopeo inspect "oci-archive:$TEST_DIR/img.tar:z:1"
+	assert_equal "$(jq -r .Digest <<<"$output")" "$digest"
+	# the base's layer as it was (gzip), the new one zstd
+	mkdir "$TEST_DIR/x" && tar -xf "$TEST_DIR/img.tar" -C "$TEST_DIR/x"
+	run -0 layer_types "$TEST_DIR/x" z:1
+	assert_output "$(printf '%s\n' application/vnd.oci.image.layer.v1.tar+gzip application/vnd.oci.image.layer.v1.tar+zstd)"
+	if command -v zstd >/dev/null; then
+		l=$(jq -r '.layers[1].digest' "$TEST_DIR/x/blobs/sha256/${digest#sha256:}" | cut -d: -f2)
+		assert_equal "$(zstd -dc "$TEST_DIR/x/blobs/sha256/$l" | tar -t)" z.txt
+	fi
+	# other tools take it, and berth runs it
+	run -0 skopeo copy -q "oci-archive:$TEST_DIR/img.tar:z:1" "oci:$TEST_DIR/copied:z"
+	run -0 run_image "$TEST_DIR/copied"
+	assert_output zdata
+
+	# --compression zstd into the layout; then gzip again: the steps come
+	# from the cache, their layers compressed again from the cached trees
+	run -0 bb --output "$OUT" --compression zstd -t z:2 "$CTX"
+	assert_equal "$(layer_types "$OUT" z:2 | tail -n 1)" application/vnd.oci.image.layer.v1.tar+zstd
+	run -0 bb --output "$OUT" -t z:3 "$CTX"
+	assert_output --partial "COPY z.txt /z.txt (cached)"
+	assert_equal "$(layer_types "$OUT" z:3 | tail -n 1)" application/vnd.oci.image.layer.v1.tar+gzip
+	run -0 umoci unpack --image "$OUT:z:3" "$TEST_DIR/umoci"
+	assert_equal "$(cat "$TEST_DIR/umoci/rootfs/z.txt")" zdata
+	# tar=false: a directory whatever its name
+	run -0 bb --output "type=oci,dest=$TEST_DIR/dir.tar,tar=false" -t z:4 "$CTX"
+	[ -f "$TEST_DIR/dir.tar/index.json" ] || fail "tar=false did not write a layout directory"
+
+	# bad options: exit 2, nothing written
+	run -2 bb --output "type=oci,dest=$TEST_DIR/bad.tar,compression=lz4" "$CTX"
+	assert_output --partial "--output compression=lz4: expected gzip, zstd or uncompressed"
+	run -2 bb --compression brotli --output "$TEST_DIR/bad" "$CTX"
+	assert_output --partial "--compression \`brotli\`: expected gzip, zstd or uncompressed"
+	run -2 bb --output "type=docker,dest=$TEST_DIR/bad.tar" "$CTX"
+	assert_output --partial "only type=oci is supported"
+	run -2 bb --output "type=oci,dest=$TEST_DIR/bad.tar,push=true" "$CTX"
+	assert_output --partial "unknown option \`push=true\`"
+	# a failed build: no tar, no temporary file
+	printf 'FROM busybox\nRUN exit 5\n' >"$CTX/Dockerfile"
+	run -1 bb --output "type=oci,dest=$TEST_DIR/bad.tar" "$CTX"
+	[ -z "$(ls "$TEST_DIR" | grep bad)" ] || fail "a failed build left $(ls "$TEST_DIR" | grep bad)"
+}
+
+@test "build: gzip layers in chunks: a changed file compresses its chunk again, not the layer; every reader takes them" {
+	mkdir "$CTX/big"
+	for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >"$CTX/big/r$i"; done
+	seq 1 300000 >"$CTX/big/text"
+	echo small >"$CTX/big/small"
+	printf 'FROM busybox\nCOPY big /big\n' >"$CTX/Dockerfile"
+	run -0 build -t g:1 "$CTX"
+	members=$(find "$CACHE/gz" -type f | wc -l)
+	[ "$members" -ge 8 ] || fail "expected about a chunk per MiB, got $members"
+	blob=$OUT/blobs/sha256/$(skopeo inspect "oci:$OUT:g:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	gzip -t "$blob"
+	# one gzip member per chunk
+	[ "$(python3 -c 'import sys, zlib
+data = open(sys.argv[1], "rb").read(); n = 0
+while data:
+    d = zlib.decompressobj(31); d.decompress(data); data = d.unused_data; n += 1
+print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk"
+	run -0 umoci unpack --image "$OUT:g:1" "$TEST_DIR/u1"
+	diff -r "$CTX/big" "$TEST_DIR/u1/rootfs/big"
+
+	# one changed file: the chunks of its tar header and of the change
+	# (and the next cut, where they differ) compressed again
+	echo changed >>"$CTX/big/text"
+	run -0 build -t g:2 "$CTX"
+	added=$(($(find "$CACHE/gz" -type f | wc -l) - members))
+	[ "$added" -ge 1 ] && [ "$added" -le 3 ] || fail "$added new chunks of $members for one changed file"
+	run -0 run_image_cmd "$OUT" g:2 tail -n 1 /big/text
+	assert_output changed
+	# a damaged member in the cache is not used (its CRC-32 does not match)
+	for f in $(find "$CACHE/gz" -type f); do head -c "$(stat -c %s "$f")" /dev/zero >"$f"; done
+	echo again >>"$CTX/big/small"
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$CACHE" --output "$OUT" -t g:3 "$CTX"
+	run -0 umoci unpack --image "$OUT:g:3" "$TEST_DIR/u3"
+	diff -r "$CTX/big" "$TEST_DIR/u3/rootfs/big"
+	# without the member cache: the same layer bytes
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$CACHE" --output "$OUT" --no-cache -t g:4 "$CTX"
+	assert_equal "$(skopeo inspect "oci:$OUT:g:4" | jq -r '.Layers[1]')" \
+		"$(skopeo inspect "oci:$OUT:g:3" | jq -r '.Layers[1]')"
 }
 
 @test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {

@@ -1,0 +1,286 @@
+/* Chunked gzip layers with a member cache (see gzchunks.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libdeflate.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gzchunks.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define LEVEL     4
+#define MIN_CHUNK (256u * 1024u)
+#define MAX_CHUNK (4u * 1024u * 1024u)
+#define CUT_MASK  ((1ull << 20) - 1) /* a cut about every MiB past MIN_CHUNK */
+#define READ_SIZE (1024u * 1024u)
+
+/* A batch of chunks: looked up in the cache one after the other, the
+ * misses compressed in parallel (a thread per core, at most MAX_THREADS),
+ * then written in order. */
+#define BATCH       8
+#define MAX_THREADS 4
+
+struct job {
+	unsigned char *data; /* the chunk (MAX_CHUNK) */
+	size_t len;
+	unsigned char *member; /* its gzip member */
+	size_t member_len;     /* 0: to compress */
+	char *path;            /* its place in the cache, or NULL */
+};
+
+struct gz {
+	int out;
+	const char *cache;       /* NULL: none */
+	struct oci_hasher *blob; /* of what is written */
+	uint64_t size;
+	size_t member_cap;
+	char tag[64]; /* compressor and level, part of a member's key */
+	struct job jobs[BATCH];
+	size_t n_jobs;
+	size_t n_threads;
+	/* the workers' share */
+	pthread_mutex_t lock;
+	size_t next;
+	bool failed;
+};
+
+static uint64_t gear[256];
+
+static void gear_init(void)
+{
+	/* splitmix64 from a fixed seed: the same table everywhere */
+	uint64_t x = 0x6265727468ull;
+	for (size_t i = 0; i < 256; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		gear[i] = z ^ (z >> 31);
+	}
+}
+
+static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
+{
+	if (fs_write_all(g->out, buf, len) < 0)
+		return berth_error_sys(err, errno, "write the layer");
+	oci_hasher_update(g->blob, buf, len);
+	g->size += len;
+	return 0;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The cached member of the job's chunk into job->member, when there is
+ * one and it decompresses to the chunk (trailer: CRC-32 and length). */
+static void lookup(struct gz *g, struct job *j, berth_error_t *err)
+{
+	char key[OCI_DIGEST_MAX];
+	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
+	if (h == NULL)
+		return;
+	oci_hasher_update(h, g->tag, strlen(g->tag) + 1);
+	oci_hasher_update(h, j->data, j->len);
+	oci_hasher_final(h, key);
+	oci_hasher_free(h);
+	if (asprintf(&j->path, "%s/%.2s/%s", g->cache, key + 7, key + 9) < 0) {
+		j->path = NULL;
+		return;
+	}
+	cleanup_close int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 18 || (size_t)st.st_size > g->member_cap)
+		return;
+	size_t n = (size_t)st.st_size, got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, j->member + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		got += (size_t)r;
+	}
+	if (le32(j->member + n - 8) == libdeflate_crc32(0, j->data, j->len) &&
+	    le32(j->member + n - 4) == (uint32_t)j->len)
+		j->member_len = n;
+}
+
+static void *worker(void *arg)
+{
+	struct gz *g = arg;
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(LEVEL);
+	for (;;) {
+		pthread_mutex_lock(&g->lock);
+		size_t i = g->next;
+		while (i < g->n_jobs && g->jobs[i].member_len != 0)
+			i++;
+		g->next = i + 1;
+		if (c == NULL)
+			g->failed = true;
+		pthread_mutex_unlock(&g->lock);
+		if (i >= g->n_jobs || c == NULL)
+			break;
+		struct job *j = &g->jobs[i];
+		j->member_len = libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap);
+		if (j->member_len == 0) {
+			pthread_mutex_lock(&g->lock);
+			g->failed = true;
+			pthread_mutex_unlock(&g->lock);
+		}
+	}
+	if (c != NULL)
+		libdeflate_free_compressor(c);
+	return NULL;
+}
+
+static int flush_batch(struct gz *g, berth_error_t *err)
+{
+	bool miss[BATCH] = {false};
+	size_t misses = 0;
+	for (size_t i = 0; i < g->n_jobs; i++) {
+		struct job *j = &g->jobs[i];
+		j->member_len = 0;
+		free(j->path);
+		j->path = NULL;
+		if (g->cache != NULL)
+			lookup(g, j, err);
+		if (*err != NULL)
+			return -1;
+		miss[i] = j->member_len == 0;
+		misses += miss[i];
+	}
+	/* the misses: in parallel (the calling thread works too) */
+	pthread_t th[MAX_THREADS];
+	size_t n_th = 0;
+	g->next = 0;
+	g->failed = false;
+	for (size_t t = 1; t < g->n_threads && t < misses; t++)
+		if (pthread_create(&th[n_th], NULL, worker, g) == 0)
+			n_th++;
+	worker(g);
+	for (size_t t = 0; t < n_th; t++)
+		pthread_join(th[t], NULL);
+	if (g->failed)
+		return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "layer: gzip of a chunk failed");
+	for (size_t i = 0; i < g->n_jobs; i++) {
+		struct job *j = &g->jobs[i];
+		if (put(g, j->member, j->member_len, err) < 0)
+			return -1;
+		if (!miss[i] || j->path == NULL)
+			continue;
+		/* into the cache; a failure there only costs a compression later */
+		berth_error_t e = NULL;
+		char *slash = strrchr(j->path, '/');
+		*slash = '\0';
+		int r = fs_mkdir_p(j->path, 0700, &e);
+		*slash = '/';
+		if (r < 0 ||
+		    fs_write_file_atomic_at(AT_FDCWD, j->path, j->member, j->member_len, 0600, &e) < 0)
+			berth_error_free(&e);
+	}
+	g->n_jobs = 0;
+	return 0;
+}
+
+static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth_error_t *err)
+{
+	struct job *j = &g->jobs[g->n_jobs];
+	if (j->data == NULL &&
+	    ((j->data = malloc(MAX_CHUNK)) == NULL || (j->member = malloc(g->member_cap)) == NULL))
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+	memcpy(j->data, chunk, len);
+	j->len = len;
+	if (++g->n_jobs == BATCH)
+		return flush_batch(g, err);
+	return 0;
+}
+
+int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char digest[OCI_DIGEST_MAX],
+                      uint64_t *size, berth_error_t *err)
+{
+	struct gz g = {.out = out_fd, .cache = member_cache};
+	size_t cap = MAX_CHUNK + READ_SIZE, have = 0, scanned = 0;
+	cleanup_free unsigned char *buf = malloc(cap);
+	uint64_t h = 0;
+	bool eof = false;
+	int r = -1;
+
+	if (gear[0] == 0)
+		gear_init();
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	g.n_threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (size_t)cores;
+	pthread_mutex_init(&g.lock, NULL);
+	snprintf(g.tag, sizeof(g.tag), "libdeflate %s level %d", LIBDEFLATE_VERSION_STRING, LEVEL);
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(LEVEL);
+	if (buf == NULL || c == NULL) {
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		goto out;
+	}
+	g.member_cap = libdeflate_gzip_compress_bound(c, MAX_CHUNK);
+	if ((g.blob = oci_hasher_new(OCI_DIGEST_SHA256, err)) == NULL)
+		goto out;
+	for (;;) {
+		if (scanned == have && !eof) {
+			ssize_t n = read(tar_fd, buf + have, cap - have);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				berth_error_sys(err, errno, "read the layer");
+				goto out;
+			}
+			eof = n == 0;
+			have += (size_t)n;
+		}
+		size_t cut = 0;
+		while (scanned < have) {
+			h = (h << 1) + gear[buf[scanned++]];
+			if ((scanned >= MIN_CHUNK && (h & CUT_MASK) == 0) || scanned >= MAX_CHUNK) {
+				cut = scanned;
+				break;
+			}
+		}
+		if (cut == 0 && eof)
+			cut = have;
+		if (cut > 0) {
+			if (chunk_out(&g, buf, cut, err) < 0)
+				goto out;
+			memmove(buf, buf + cut, have - cut);
+			have -= cut;
+			scanned = 0;
+			h = 0;
+		}
+		if (eof && have == 0)
+			break;
+	}
+	if (g.n_jobs > 0 && flush_batch(&g, err) < 0)
+		goto out;
+	if (g.size == 0) {
+		/* an empty input: one empty member, still a gzip file */
+		unsigned char m[64];
+		size_t n = libdeflate_gzip_compress(c, "", 0, m, sizeof(m));
+		if (n == 0 || put(&g, m, n, err) < 0)
+			goto out;
+	}
+	oci_hasher_final(g.blob, digest);
+	*size = g.size;
+	r = 0;
+out:
+	if (g.blob != NULL)
+		oci_hasher_free(g.blob);
+	if (c != NULL)
+		libdeflate_free_compressor(c);
+	for (size_t i = 0; i < BATCH; i++) {
+		free(g.jobs[i].data);
+		free(g.jobs[i].member);
+		free(g.jobs[i].path);
+	}
+	pthread_mutex_destroy(&g.lock);
+	return r;
+}
