@@ -155,6 +155,8 @@ int run_step_exec(const struct run_step *rs, int *status, berth_error_t *err)
 	    .bundle = rs->bundle,
 	    .use_stdio_fds = true,
 	    .stdio_fds = {null_fd, STDERR_FILENO, STDERR_FILENO},
+	    /* ^C cancels the step, even when its shell ignores SIGINT */
+	    .kill_on_interrupt = true,
 	};
 	berth_error_t e = NULL;
 	if (berth_container_run(&ctx, &co, status, &e) < 0) {

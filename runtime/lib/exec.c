@@ -493,7 +493,7 @@ int berth_container_exec(const struct berth_context *ctx, const struct berth_exe
 		ret = 0;
 		goto out;
 	}
-	ret = supervise_wait(ec.pid, ec.pty_master, exit_status, err);
+	ret = supervise_wait(ec.pid, ec.pty_master, false, exit_status, err);
 	ec.pty_master = -1;
 out:
 	exec_ctx_release(&ec);

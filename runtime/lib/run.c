@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -52,13 +53,21 @@ int berth_container_run(const struct berth_context *ctx, const struct berth_crea
 	if (ret == 0 && opts->detach)
 		goto out;
 	if (ret == 0) {
+		/* an option added after the first release: read only if given */
+		bool kill_on_interrupt =
+		    opts->size >= offsetof(struct berth_create_options, kill_on_interrupt) +
+		                      sizeof(opts->kill_on_interrupt) &&
+		    opts->kill_on_interrupt;
 		flock(c->dir_fd, LOCK_UN);
-		ret = supervise_wait(cc.init_pid, cc.pty_master, exit_status, err);
+		ret = supervise_wait(cc.init_pid, cc.pty_master, kill_on_interrupt, exit_status, err);
 		cc.pty_master = -1;
 		while (flock(c->dir_fd, LOCK_EX) < 0 && errno == EINTR)
 			;
+		/* deleted also after an interrupted wait: its error is kept */
 		if (ret == 0)
 			ret = lifecycle_delete(ctx, c, true, err);
+		else
+			lifecycle_delete(ctx, c, true, NULL);
 	} else {
 		lifecycle_delete(ctx, c, true, NULL);
 	}

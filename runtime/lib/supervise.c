@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,12 +49,17 @@ static pid_t start_proxy(int pty_master)
 	return pid;
 }
 
-int supervise_wait(pid_t target, int pty_master, int *exit_status, berth_error_t *err)
+static bool is_interrupt(uint32_t signo)
+{
+	return signo == SIGINT || signo == SIGTERM || signo == SIGHUP;
+}
+
+int supervise_wait(pid_t target, int pty_master, bool kill_on_interrupt, int *exit_status, berth_error_t *err)
 {
 	sigset_t all, old;
 	cleanup_close int sfd = -1;
 	pid_t proxy;
-	int ret = 0;
+	int ret = 0, interrupted = 0;
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -73,6 +79,10 @@ int supervise_wait(pid_t target, int pty_master, int *exit_status, berth_error_t
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (pid == target) {
 				*exit_status = exit_status_of(status);
+				if (interrupted)
+					ret = berth_error_set(err, BERTH_ERR_SYSTEM, EINTR,
+					                      "interrupted by SIG%s",
+					                      sigabbrev_np(interrupted));
 				goto done;
 			}
 		}
@@ -84,8 +94,12 @@ int supervise_wait(pid_t target, int pty_master, int *exit_status, berth_error_t
 		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
-		if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
+		if (kill_on_interrupt && is_interrupt(si.ssi_signo)) {
+			interrupted = (int)si.ssi_signo;
+			kill(target, SIGKILL);
+		} else if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH) {
 			kill(target, (int)si.ssi_signo);
+		}
 	}
 done:
 	if (proxy > 0)

@@ -3,6 +3,7 @@
 #ifndef BERTH_SUPERVISE_H
 #define BERTH_SUPERVISE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -13,7 +14,8 @@ int supervise_check_exec(int sync_sock, berth_error_t *err);
 /* Waits for `pid` (our child, or adopted as subreaper) to exit, forwarding
  * every signal we get to it; with pty_master >= 0, copies it to our stdio
  * meanwhile (and closes it).  *exit_status: the exit code, 128+signal when
- * killed. */
-int supervise_wait(pid_t pid, int pty_master, int *exit_status, berth_error_t *err);
+ * killed.  With kill_on_interrupt, SIGINT, SIGTERM and SIGHUP kill `pid`
+ * instead, and the wait fails with "interrupted" once it is gone. */
+int supervise_wait(pid_t pid, int pty_master, bool kill_on_interrupt, int *exit_status, berth_error_t *err);
 
 #endif

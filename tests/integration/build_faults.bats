@@ -261,6 +261,36 @@ $sig"
 	interrupted INT 0.05 0.3 0.7 1.1 1.6 2.2
 }
 
+@test "build faults: SIGINT during a RUN whose shell ignores it cancels the step and fails the build at once" {
+	cat >"$CTX/Dockerfile" <<-EOF
+		FROM busybox
+		RUN trap '' INT TERM HUP; sleep 30; echo finished # $TOKEN
+	EOF
+	start_build "$TEST_DIR/int.log" --cache-dir "$CACHE" --output "type=oci,dest=$OUT" -t app:1 "$CTX"
+	local pid=$BUILD_PID w rc=0 start
+	for ((w = 0; w < 100; w++)); do
+		pgrep -f "sleep 30; echo finished # $TOKEN" >/dev/null && break
+		sleep 0.1
+	done
+	pgrep -f "sleep 30; echo finished # $TOKEN" >/dev/null || fail "the RUN did not start: $(cat "$TEST_DIR/int.log")"
+	start=$SECONDS
+	kill -INT "$pid"
+	wait "$pid" || rc=$?
+	BUILD_PID=
+	# the step was killed, not waited for: well under its 30 s
+	[ $((SECONDS - start)) -lt 10 ] || fail "the build took $((SECONDS - start)) s to stop after SIGINT"
+	[ "$rc" != 0 ] || fail "the build succeeded although it was interrupted: $(cat "$TEST_DIR/int.log")"
+	run cat "$TEST_DIR/int.log"
+	assert_output --partial "interrupted by SIGINT"
+	refute_line finished
+	wait_cleanup "$CACHE"
+	[ -z "$(leftovers)" ] || fail "$(leftovers)"
+	[ ! -d "$OUT" ] || check_layout "$OUT"
+	# no image was written for the interrupted build
+	[ ! -f "$OUT/index.json" ] || [ "$(jq '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app:1")] | length' "$OUT/index.json")" = 0 ] ||
+		fail "an image app:1 was written"
+}
+
 @test "build faults: SIGKILL of a build with parallel stages: the stages' containers go too" {
 	cat >"$CTX/Dockerfile" <<-EOF
 		FROM busybox AS a

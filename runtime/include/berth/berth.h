@@ -59,6 +59,10 @@ struct berth_create_options {
 	 * fds (a supervisor's pipes or fifos) instead of the caller's own. */
 	bool use_stdio_fds;
 	int stdio_fds[3];
+	/* run only: SIGINT, SIGTERM or SIGHUP kill the container (SIGKILL)
+	 * and fail the run with "interrupted", instead of being forwarded to
+	 * it (a builder cancelling a step whose shell ignores them). */
+	bool kill_on_interrupt;
 };
 
 /* create: sets up the container and leaves its init waiting for start. */
