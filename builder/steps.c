@@ -108,6 +108,19 @@ static void key_addv(struct oci_hasher *h, const char *tag, char *const *v)
 		key_add(h, "", v[i]);
 }
 
+/* Every step's key starts with its parent and the build's
+ * SOURCE_DATE_EPOCH, which clamps the layer's times: a layer cached
+ * without it (or with another) is not the one this build would make. */
+static void key_parent(const struct builder *b, struct oci_hasher *h, const char *chain)
+{
+	char epoch[32] = "";
+
+	key_add(h, "parent", chain);
+	if (b->o->has_source_date_epoch)
+		snprintf(epoch, sizeof(epoch), "%lld", (long long)b->o->source_date_epoch);
+	key_add(h, "source_date_epoch", b->o->has_source_date_epoch ? epoch : NULL);
+}
+
 static char *entry_dir(const struct builder *b, const char *key)
 {
 	char *s = NULL;
@@ -565,7 +578,7 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
 	if (h == NULL)
 		return -1;
-	key_add(h, "parent", s->chain);
+	key_parent(b, h, s->chain);
 	key_addv(h, "RUN", argv);
 	key_addv(h, "env", env);
 	key_add(h, "user", c->user);
@@ -1371,7 +1384,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		key_add(h, "digest", dls.v[i].res.digest);
 		key_add(h, "mtime", dls.v[i].mtime);
 	}
-	key_add(h, "parent", s->chain);
+	key_parent(b, h, s->chain);
 	key_add(h, kind, dest);
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
 	key_add(h, "chown", in->chown);
@@ -1446,7 +1459,7 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
 	if (h == NULL)
 		return -1;
-	key_add(h, "parent", s->chain);
+	key_parent(b, h, s->chain);
 	key_add(h, "WORKDIR", path);
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);

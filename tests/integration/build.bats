@@ -304,6 +304,19 @@ hi
 	# without it, the created times differ
 	run -0 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --no-cache --output "$TEST_DIR/o3" "$CTX"
 	[ "${lines[-1]}" != "$d1" ]
+	# with a cache filled by a build without it, a build with it makes its
+	# own layers (the cached ones have other times): the same digest again
+	run -0 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$TEST_DIR/cache" \
+		--output "$TEST_DIR/o4" "$CTX"
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$TEST_DIR/cache" --output "$TEST_DIR/o5" "$CTX"
+	refute_output --partial "(cached)"
+	assert_equal "${lines[-1]}" "$d1"
+	# and its own layers are cached under it
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
+		--cache-dir "$TEST_DIR/cache" --output "$TEST_DIR/o6" "$CTX"
+	assert_output --partial "(cached)"
+	assert_equal "${lines[-1]}" "$d1"
 }
 
 @test "build: the layer cache: a second build reuses the RUN's layer; --no-cache runs it again" {
