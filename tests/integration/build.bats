@@ -391,7 +391,7 @@ hi
 # stopped by pid in teardown
 start_http() {
 	command -v python3 >/dev/null || skip "requires python3 (a local web server)"
-	(cd "$1" && exec python3 -m http.server --bind 127.0.0.1 0) >"$TEST_DIR/http.log" 2>&1 &
+	(cd "$1" && exec python3 -u -m http.server --bind 127.0.0.1 0) >"$TEST_DIR/http.log" 2>&1 &
 	HTTP_PID=$!
 	local i
 	for i in $(seq 50); do
