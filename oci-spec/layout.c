@@ -288,7 +288,20 @@ struct put_state {
 	int algfd;
 	char tmp[64];
 	bool tmp_made;
+	bool unnamed; /* O_TMPFILE: nothing to remove if we die */
 };
+
+/* Gives an O_TMPFILE file its name: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH,
+ * the /proc path needs /proc. */
+static int link_unnamed(int fd, int dirfd, const char *name)
+{
+	char path[64];
+
+	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
+}
 
 static void put_abort(struct put_state *s)
 {
@@ -355,16 +368,24 @@ int oci_layout_put_blob_stream(struct oci_layout *layout, oci_layout_read_fn rea
 	s.algfd = openat(layout->dirfd, algdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (s.algfd < 0)
 		return berth_error_sys(err, errno, "open `%s/%s`", layout->path, algdir);
+	/* An unnamed file, linked in once complete: a writer killed meanwhile
+	 * leaves nothing in the layout. Without O_TMPFILE on this file
+	 * system, a named temporary file, locked while it is written. */
 	temp_name(s.tmp, sizeof(s.tmp), "blob");
-	fd = openat(s.algfd, s.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		put_abort(&s);
-		return berth_error_sys(err, errno, "create `%s/%s/%s`", layout->path, algdir, s.tmp);
+	fd = openat(s.algfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		s.unnamed = true;
+	} else {
+		fd = openat(s.algfd, s.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0) {
+			put_abort(&s);
+			return berth_error_sys(err, errno, "create `%s/%s/%s`", layout->path, algdir, s.tmp);
+		}
+		s.tmp_made = true;
+		/* held while the blob is written: remove_stale_temps leaves it alone */
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+			;
 	}
-	s.tmp_made = true;
-	/* held while the blob is written: remove_stale_temps leaves it alone */
-	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-		;
 	/* 3. the content, checked */
 	if (put_copy(&s, fd, read_fn, ctx, v, h, &count, err) < 0 ||
 	    (v != NULL && oci_verifier_finish(v, err) < 0)) {
@@ -388,6 +409,16 @@ int oci_layout_put_blob_stream(struct oci_layout *layout, oci_layout_read_fn rea
 	}
 	/* 4. the name: the content checked out */
 	oci_digest_parse(got, NULL, &hex, NULL);
+	/* linked under the temporary name, then renamed: rename replaces a
+	 * corrupted blob of that name (a stray name only if we die between) */
+	if (s.unnamed) {
+		if (link_unnamed(fd, s.algfd, s.tmp) < 0) {
+			int saved = errno;
+			put_abort(&s);
+			return berth_error_sys(err, saved, "link blob %s into place", got);
+		}
+		s.tmp_made = true;
+	}
 	if (renameat(s.algfd, s.tmp, s.algfd, hex) < 0) {
 		int saved = errno;
 		put_abort(&s);

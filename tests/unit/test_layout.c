@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +399,57 @@ static void test_blobs(void)
 	       oci_layout_read_blob(l, SHA_ABC, 3, 1024, &buf, &len, &err) == 0,
 	   "a put of the right content replaces a corrupted blob");
 	berth_error_free(&err);
+}
+
+/* A read_fn that hands out a byte of `fd` at a time (a pipe that never ends). */
+static ssize_t read_pipe(void *ctx, void *buf, size_t len, berth_error_t *err)
+{
+	(void)err;
+	(void)len;
+	return read(*(int *)ctx, buf, 1);
+}
+
+/* A writer SIGKILLed half-way through a blob leaves no file in the layout:
+ * not even a temporary one (the blob is an unnamed file until complete). */
+static void test_killed_writer(void)
+{
+	cleanup_free char *dir = path_in("killed");
+	cleanup_free char *sha_dir = path_in("killed/blobs/sha256");
+	struct oci_layout_options opts = {.size = sizeof(opts), .create = true};
+	struct oci_layout *l = NULL;
+	berth_error_t err = NULL;
+	int p[2], status = 0;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int entries = 0;
+
+	if (oci_layout_open(dir, &opts, &l, &err) < 0 || pipe(p) < 0) {
+		ok(0, "a layout for the killed writer");
+		berth_error_free(&err);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		char digest[OCI_DIGEST_MAX];
+		int64_t size;
+		close(p[1]);
+		oci_layout_put_blob_stream(l, read_pipe, &p[0], NULL, -1, digest, &size, &err);
+		_exit(0);
+	}
+	close(p[0]);
+	/* some content written, the child blocked in its read */
+	ok(write(p[1], "partial content", 15) == 15, "the writer got part of a blob");
+	usleep(100000);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(p[1]);
+	d = opendir(sha_dir);
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			entries++;
+	ok(WIFSIGNALED(status) && entries == 0,
+	   "a writer killed half-way leaves no file in blobs/sha256 (%d)", entries);
+	oci_layout_close(l);
 }
 
 static struct oci_layout *new_layout(const char *name)
@@ -792,6 +844,7 @@ int main(void)
 		return 1;
 	test_create_open();
 	test_blobs();
+	test_killed_writer();
 	test_tags_resolve();
 	test_oci_archive();
 	test_docker_archive();
