@@ -92,10 +92,13 @@ BERTH_PUBLIC int berth_container_list(const struct berth_context *ctx, struct be
                                       size_t *n_out, berth_error_t *err);
 BERTH_PUBLIC void berth_container_info_free(struct berth_container_info *infos, size_t n);
 
-/* Programs that start container processes call this first: it re-executes
- * the program from a sealed in-memory copy of its binary (and does nothing
- * when already running from one), so that no container process can write
- * the binary through /proc/<pid>/exe.  Returns only on failure. */
+/* Programs that start container processes call this first: it makes the
+ * program run from a sealed in-memory copy of its binary, so that no
+ * container process can write the binary through /proc/<pid>/exe.  Where the
+ * process may (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE) the copy replaces the
+ * running image in place and this returns 0; otherwise the program is
+ * re-executed from the copy and this returns only on failure.  Returns 0 at
+ * once when already running from a sealed copy. */
 BERTH_PUBLIC int berth_reexec_sealed(char **argv, berth_error_t *err);
 
 /* spec: a default config.json like runc's (rootless: for an unprivileged user). */
