@@ -2,15 +2,19 @@
  *
  * The steps, numbered as in init.c:
  *   1. load config.json from the bundle, validate, plan the namespaces
- *   2. claim the id: mkdir + lock of the state directory, copy of the config,
- *      exec.fifo; the cgroup with its resources
+ *   2. claim the id: mkdir + lock of the state directory, exec.fifo (not for
+ *      `run`, which starts init through the sync socket); the cgroup with
+ *      its resources
  *   3. the sync socket, the console socket
  *   4. spawn init: clone with every new namespace (fast path; clone3 straight
  *      into a v2 cgroup where it can), or a stage-1 child that joins
  *      namespaces by path and forks init (slow path); put the child in the
  *      cgroup, write its id maps (fast path), send SYNC_GO
+ *   4b. the copy of the config in the state directory, written while init
+ *      sets up its mounts
  *   5. serve init's requests (id maps, hooks, pty) until it is ready
- *   6. state.json and the pid file
+ *   6. state.json and the pid file (`run`: once init was told to start, so
+ *      that these writes overlap its execve)
  * On any failure init is killed, its mounts in the runtime's mount namespace
  * (when it has none of its own) undone, and the state directory removed.
  */
@@ -109,18 +113,24 @@ static unsigned int host_root_id(const struct oci_id_mapping *m, size_t n)
 	return 0;
 }
 
-/* 2. The state directory's content. */
+/* 2. The state directory's content.  `run` makes no exec fifo: nothing but
+ * itself can start the container, and it tells init over the sync socket. */
 static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 {
-	cleanup_free char *config = oci_spec_to_json(cc->spec, false, err);
 	char created[64];
 	struct timespec now;
 	struct tm tm;
 
-	if (config == NULL)
-		return -1;
-	if (fs_write_file_atomic_at(cc->c->dir_fd, CONFIG_FILE, config, strlen(config), 0600, err) < 0)
-		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	snprintf(created, sizeof(created), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec);
+	cc->c->created = strdup(created);
+	cc->c->owner = strdup("");
+	if (cc->c->created == NULL || cc->c->owner == NULL)
+		return berth_error_sys(err, ENOMEM, "create");
+	if (cc->for_run)
+		return 0;
 	/* Owned by the container's root, who opens it from inside a user
 	 * namespace; the mode is set explicitly because umask applies. */
 	if (mkfifoat(cc->c->dir_fd, FIFO_FILE, 0600) < 0)
@@ -134,15 +144,18 @@ static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 	cc->fifo_fd = openat(cc->c->dir_fd, FIFO_FILE, O_PATH | O_CLOEXEC);
 	if (cc->fifo_fd < 0)
 		return berth_error_sys(err, errno, "open exec fifo");
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(created, sizeof(created), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec);
-	cc->c->created = strdup(created);
-	cc->c->owner = strdup("");
-	if (cc->c->created == NULL || cc->c->owner == NULL)
-		return berth_error_sys(err, ENOMEM, "create");
 	return 0;
+}
+
+/* 4b. start, state, exec and delete read the config from here.  Until it is
+ * written the state says pid 0 (creating), for which nobody reads it. */
+static int write_config_copy(struct create_ctx *cc, berth_error_t *err)
+{
+	cleanup_free char *config = oci_spec_to_json(cc->spec, false, err);
+
+	if (config == NULL)
+		return -1;
+	return fs_write_file_atomic_at(cc->c->dir_fd, CONFIG_FILE, config, strlen(config), 0600, err);
 }
 
 /* 3. Sockets and inherited fds. */
@@ -418,9 +431,8 @@ static void check_rootless_cgroup(struct create_ctx *cc)
 	}
 }
 
-static int record(struct create_ctx *cc, berth_error_t *err)
+int create_record(struct create_ctx *cc, berth_error_t *err)
 {
-	check_rootless_cgroup(cc);
 	cc->c->pid = cc->init_pid;
 	cc->c->start_time = state_pid_start_time(cc->init_pid);
 	if (cc->c->start_time == 0)
@@ -458,16 +470,20 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	if (state_create(cc->ctx, cc->opts->id, &cc->c, err) < 0)
 		return -1;
 	if (load_config(cc, err) < 0 || prepare_state_dir(cc, err) < 0 || prepare_cgroup(cc, err) < 0 ||
-	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || serve_init(cc, child, err) < 0 ||
-	    record(cc, err) < 0)
+	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || write_config_copy(cc, err) < 0 ||
+	    serve_init(cc, child, err) < 0)
+		goto fail;
+	check_rootless_cgroup(cc);
+	/* run records the container itself, once init runs on, with the
+	 * directory still locked */
+	if (cc->for_run)
+		return 0;
+	if (create_record(cc, err) < 0)
 		goto fail;
 	close(cc->fifo_fd);
 	cc->fifo_fd = -1;
-	/* run goes on to start with the directory still locked */
-	if (!cc->for_run) {
-		close(cc->sync_rt);
-		cc->sync_rt = -1;
-	}
+	close(cc->sync_rt);
+	cc->sync_rt = -1;
 	return 0;
 fail:
 	kill_init(cc, child);

@@ -15,7 +15,8 @@
  *   8. personality, ioPriority, scheduler, AppArmor profile, SELinux exec
  *      label (security.h); seccomp (before or after the identity change:
  *      see there), user, groups, capabilities, no_new_privs
- *   9. SYNC_READY, then block on exec.fifo until `start`
+ *   9. SYNC_READY, then block on exec.fifo until `start` (`run`: until
+ *      SYNC_START on the sync socket)
  *  10. startContainer hooks, execve
  * Any error goes to the runtime as SYNC_ERROR and init exits.
  */
@@ -217,12 +218,16 @@ static int setup_listen_env(struct create_ctx *cc, berth_error_t *err)
 	return add_env(cc->spec->process, "LISTEN_PID=1", err);
 }
 
-/* 9. Blocks until `start` opens the fifo for reading. */
+/* 9. Blocks until `start` opens the fifo for reading, or `run` says so. */
 static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
 {
 	char path[64];
 	int fd;
 
+	if (cc->for_run) {
+		struct sync_msg msg;
+		return sync_expect(cc->sync_init, SYNC_START, &msg, err);
+	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cc->fifo_fd);
 	do
 		fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -16,6 +16,9 @@
  * | SYNC_SECCOMP      | init -> rt       | -                         | notify fd | SYNC_SECCOMP_DONE|
  * | SYNC_SECCOMP_DONE | rt -> init       | sent to listenerPath      |           |                  |
  * | SYNC_READY        | init -> rt       | set up, waiting on fifo   |           |                  |
+ * |                   |                  | (run: for SYNC_START)     |           |                  |
+ * | SYNC_START        | rt -> init       | run only: execute the     |           |                  |
+ * |                   |                  | program (no exec fifo)    |           |                  |
  * | SYNC_ERROR        | init/stage-1->rt | errno; text: the message  |           |                  |
  *
  * The child (init, or stage-1) waits for SYNC_GO before anything else, so
@@ -43,6 +46,7 @@ enum sync_type {
 	SYNC_SECCOMP,
 	SYNC_SECCOMP_DONE,
 	SYNC_READY,
+	SYNC_START,
 	SYNC_ERROR,
 };
 
