@@ -1025,6 +1025,11 @@ int cgroup_v2_fd(struct cgroup *cg)
 	return cg->v2_fd;
 }
 
+bool cgroup_born_inside(const struct cgroup *cg)
+{
+	return cg->mode == CGROUP_MODE_V2 && cg->v2_dir != NULL;
+}
+
 int cgroup_enter(struct cgroup *cg, pid_t pid, berth_error_t *err)
 {
 	return cg->ops->enter(cg, pid, err);

@@ -3,8 +3,10 @@
  * Steps (the runtime's side is in create.c):
  *   stage-1 (slow path only): join namespaces by path (user first), unshare
  *      the new ones, write time offsets, fork init, report its pid, exit
- *   1. wait until the runtime put us in the cgroup (and, fast path, wrote our
- *      id maps); become root of a new user namespace
+ *   1. (v1 and hybrid cgroups: unshare the network namespace while the
+ *      runtime makes the cgroup), wait until the runtime put us in the cgroup
+ *      (and, fast path, wrote our id maps); become root of a new user
+ *      namespace
  *   2. new session, session keyring, hostname and domainname
  *   3. rootfs_prepare: mounts and /dev inside the rootfs
  *   4. SYNC_HOOKS: the runtime runs prestart and createRuntime hooks; then
@@ -320,6 +322,11 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	/* Until create returns, init must not outlive a killed runtime. */
 	if (fast)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* While the runtime makes the cgroup (see spawn). */
+	if (cc->init_unshares_net && unshare(CLONE_NEWNET) < 0) {
+		berth_error_sys(&err, errno, "unshare network namespace");
+		fail(cc, &err);
+	}
 
 	/* 1. */
 	if (fast && (wait_go(cc, &err) < 0 || (cc->plan.new_user && ns_become_root(&err) < 0)))
