@@ -272,9 +272,9 @@ static pid_t clone_fast(unsigned long flags, int cgroup_fd, bool *in_cgroup)
  * clone when init is born in it (v2: clone3 CLONE_INTO_CGROUP) or comes from
  * a stage-1 child; otherwise (v1, hybrid) init is moved in after the clone
  * anyway, and the cgroup is made while init creates its network namespace,
- * the dearest one to create (about 0.3 ms), on another CPU.  Both charge
- * what they allocate to the runtime's cgroup, as a clone with every
- * namespace does. */
+ * the dearest one to create (about 0.3 ms), on another CPU.  init is moved
+ * in once it said it is done (SYNC_NETNS), so that the namespace is charged
+ * to the runtime's cgroup, as with a clone that makes every namespace. */
 static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 {
 	const struct oci_resources *resources = cc->spec->linux_->resources;
@@ -313,6 +313,11 @@ static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 		cc->init_pid = pid;
 	if (!cgroup_first && cgroup_create(cc->cgroup, resources, err) < 0)
 		return -1;
+	if (cc->init_unshares_net) {
+		struct sync_msg msg;
+		if (sync_expect(cc->sync_rt, SYNC_NETNS, &msg, err) < 0)
+			return -1;
+	}
 	if (!in_cgroup && cgroup_enter(cc->cgroup, pid, err) < 0)
 		return -1;
 	if (!cc->plan.slow_path && cc->plan.new_user && ns_write_id_maps(pid, cc->spec->linux_, err) < 0)

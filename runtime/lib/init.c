@@ -323,9 +323,13 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	if (fast)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* While the runtime makes the cgroup (see spawn). */
-	if (cc->init_unshares_net && unshare(CLONE_NEWNET) < 0) {
-		berth_error_sys(&err, errno, "unshare network namespace");
-		fail(cc, &err);
+	if (cc->init_unshares_net) {
+		if (unshare(CLONE_NEWNET) < 0) {
+			berth_error_sys(&err, errno, "unshare network namespace");
+			fail(cc, &err);
+		}
+		if (sync_send(cc->sync_init, SYNC_NETNS, 0, NULL, -1, &err) < 0)
+			fail(cc, &err);
 	}
 
 	/* 1. */
