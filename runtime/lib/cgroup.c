@@ -519,18 +519,31 @@ void cgroup_free(struct cgroup *cg)
 
 /* ---- file helpers ---- */
 
-int cg_write_try(const char *dir, const char *file, const char *value)
+int cg_open_write(const char *dir, const char *file)
 {
 	char path[PATH_MAX];
-	int fd, rc = 0, flags = hier.test ? O_WRONLY | O_CREAT | O_APPEND : O_WRONLY | O_TRUNC;
+	int fd, flags = hier.test ? O_WRONLY | O_CREAT | O_APPEND : O_WRONLY | O_TRUNC;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, flags | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+int cg_write_fd(int fd, const char *value)
+{
 	if (fs_write_all(fd, value, strlen(value)) < 0 || (hier.test && fs_write_all(fd, "\n", 1) < 0))
-		rc = -errno;
+		return -errno;
+	return 0;
+}
+
+int cg_write_try(const char *dir, const char *file, const char *value)
+{
+	int fd = cg_open_write(dir, file), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = cg_write_fd(fd, value);
 	close(fd);
 	return rc;
 }
