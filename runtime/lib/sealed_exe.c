@@ -17,8 +17,10 @@
  *   re-exec    execute the copy (fexecve): a whole second program start,
  *              1-1.5 ms on the development VMs, where glibc's start-up probes
  *              the CPU with CPUID, which traps to the hypervisor.
- * A failure of the first at any step leaves a consistent process (every
- * page it replaced had the same content) and falls back to the second.
+ * berth_seal_exe tries the first; a failure at any step leaves a consistent
+ * process (every page it replaced had the same content) and falls back to
+ * the second.  berth_reexec_sealed always takes the second: its callers want
+ * the new argv executed (the shim's child becoming its server).
  */
 #include "berth/berth.h"
 #include "util/cleanup.h"
@@ -281,7 +283,7 @@ static int swap_in_place(int copy, const struct stat *st)
 	return set_exe(copy);
 }
 
-int berth_reexec_sealed(char **argv, berth_error_t *err)
+static int seal(char **argv, bool in_place, berth_error_t *err)
 {
 	cleanup_close int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	cleanup_close int copy = -1;
@@ -298,8 +300,18 @@ int berth_reexec_sealed(char **argv, berth_error_t *err)
 	copy = make_copy(exe, &st, err);
 	if (copy < 0)
 		return -1;
-	if (can_set_exe() && swap_in_place(copy, &st) == 0)
+	if (in_place && can_set_exe() && swap_in_place(copy, &st) == 0)
 		return 0;
 	fexecve(copy, argv, environ);
 	return berth_error_sys(err, errno, "execute the sealed copy of /proc/self/exe");
+}
+
+int berth_reexec_sealed(char **argv, berth_error_t *err)
+{
+	return seal(argv, false, err);
+}
+
+int berth_seal_exe(char **argv, berth_error_t *err)
+{
+	return seal(argv, true, err);
 }
