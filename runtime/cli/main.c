@@ -32,7 +32,7 @@ static const struct {
 };
 
 /* The commands whose processes end up in containers run from a sealed copy
- * of the binary (see berth_reexec_sealed). */
+ * of the binary (see berth_seal_exe). */
 static bool starts_container_processes(const char *command)
 {
 	return strcmp(command, "create") == 0 || strcmp(command, "run") == 0 || strcmp(command, "exec") == 0;
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 		                       "--systemd-cgroup: the systemd cgroup driver is not supported yet");
 	if (starts_container_processes(argv[first])) {
 		berth_error_t err = NULL;
-		if (berth_reexec_sealed(argv, &err) < 0)
+		if (berth_seal_exe(argv, &err) < 0)
 			return cli_fail(&g, &err);
 	}
 	g.argv_offset = first;

@@ -519,18 +519,31 @@ void cgroup_free(struct cgroup *cg)
 
 /* ---- file helpers ---- */
 
-int cg_write_try(const char *dir, const char *file, const char *value)
+int cg_open_write(const char *dir, const char *file)
 {
 	char path[PATH_MAX];
-	int fd, rc = 0, flags = hier.test ? O_WRONLY | O_CREAT | O_APPEND : O_WRONLY | O_TRUNC;
+	int fd, flags = hier.test ? O_WRONLY | O_CREAT | O_APPEND : O_WRONLY | O_TRUNC;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, flags | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+int cg_write_fd(int fd, const char *value)
+{
 	if (fs_write_all(fd, value, strlen(value)) < 0 || (hier.test && fs_write_all(fd, "\n", 1) < 0))
-		rc = -errno;
+		return -errno;
+	return 0;
+}
+
+int cg_write_try(const char *dir, const char *file, const char *value)
+{
+	int fd = cg_open_write(dir, file), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = cg_write_fd(fd, value);
 	close(fd);
 	return rc;
 }
@@ -1023,6 +1036,11 @@ int cgroup_v2_fd(struct cgroup *cg)
 	if (cg->v2_fd < 0)
 		cg->v2_fd = open(cg->v2_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return cg->v2_fd;
+}
+
+bool cgroup_born_inside(const struct cgroup *cg)
+{
+	return cg->mode == CGROUP_MODE_V2 && cg->v2_dir != NULL;
 }
 
 int cgroup_enter(struct cgroup *cg, pid_t pid, berth_error_t *err)

@@ -62,6 +62,9 @@ int cgroup_create(struct cgroup *cg, const struct oci_resources *resources, bert
 /* An O_PATH|O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP),
  * or -1 when there is no usable v2 cgroup (v1, hybrid). */
 int cgroup_v2_fd(struct cgroup *cg);
+/* Whether a process can be cloned straight into the cgroup once it exists
+ * (v2 only: on v1 and hybrid hierarchies it must be moved in). */
+bool cgroup_born_inside(const struct cgroup *cg);
 /* Moves pid into the cgroup of every hierarchy. */
 int cgroup_enter(struct cgroup *cg, pid_t pid, berth_error_t *err);
 /* Applies resources again (`update`); fields not set are left alone. */

@@ -99,6 +99,11 @@ int cg_write(const char *dir, const char *file, const char *value, berth_error_t
 /* As cg_write, but returns -errno instead of setting an error (for callers
  * that tolerate some failures). */
 int cg_write_try(const char *dir, const char *file, const char *value);
+/* dir/file opened for a series of writes, each taken by the kernel as one
+ * value (devices.allow: one rule per write); -errno on failure. */
+int cg_open_write(const char *dir, const char *file);
+/* One value to a file of cg_open_write; 0 or -errno. */
+int cg_write_fd(int fd, const char *value);
 int cg_write_u64(const char *dir, const char *file, uint64_t v, berth_error_t *err);
 int cg_write_i64(const char *dir, const char *file, int64_t v, berth_error_t *err);
 /* Reads dir/file whole (NUL-terminated, trailing newline kept). */

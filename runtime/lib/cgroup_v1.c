@@ -57,25 +57,30 @@ static bool empty_value(const char *s)
 }
 
 /* Fills cpuset.cpus and cpuset.mems of dir from parent when empty (a new
- * v1 cpuset has none, and then refuses tasks), except those the spec sets. */
+ * v1 cpuset has none, and then refuses tasks), except those the spec sets.
+ * known[] holds the parent's values when the level above read or wrote them
+ * (NULL: read them), and is left holding dir's for the level below. */
 static int cpuset_fill(const char *dir, const char *parent, bool created, const struct oci_cpu *spec,
-                       berth_error_t *err)
+                       char *known[2], berth_error_t *err)
 {
 	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
 	for (int i = 0; i < 2; i++) {
-		cleanup_free char *mine = NULL, *theirs = NULL;
+		cleanup_free char *mine = NULL, *theirs = steal_ptr(&known[i]);
 		const char *want = spec == NULL ? NULL : i == 0 ? spec->cpus : spec->mems;
 		if (want != NULL && want[0] != '\0')
 			continue; /* written with the resources */
 		if (!created && cg_read(dir, files[i], &mine, err) < 0)
 			return -1;
-		if (mine != NULL && !empty_value(mine))
+		if (mine != NULL && !empty_value(mine)) {
+			known[i] = steal_ptr(&mine);
 			continue;
-		if (cg_read(parent, files[i], &theirs, err) < 0)
+		}
+		if (theirs == NULL && cg_read(parent, files[i], &theirs, err) < 0)
 			return -1;
 		theirs[strcspn(theirs, "\n")] = '\0';
 		if (theirs[0] != '\0' && cg_write(dir, files[i], theirs, err) < 0)
 			return -1;
+		known[i] = steal_ptr(&theirs);
 	}
 	return 0;
 }
@@ -83,6 +88,7 @@ static int cpuset_fill(const char *dir, const char *parent, bool created, const 
 static int cpuset_make(struct cgroup *cg, const struct oci_resources *r, berth_error_t *err)
 {
 	cleanup_free char *rel = strdup(cg->v1_rel[CG_CPUSET]), *cur = NULL;
+	cleanup_free char *cpus = NULL, *mems = NULL;
 	const char *root = cg->v1_dir[CG_CPUSET];
 	size_t rootlen = strlen(root) - strlen(cg->v1_rel[CG_CPUSET]);
 	char *save = NULL, *next;
@@ -91,14 +97,21 @@ static int cpuset_make(struct cgroup *cg, const struct oci_resources *r, berth_e
 		return berth_error_sys(err, ENOMEM, "cgroup path");
 	for (char *e = strtok_r(rel, "/", &save); e != NULL; e = next) {
 		cleanup_free char *parent = cur;
+		char *known[2] = {steal_ptr(&cpus), steal_ptr(&mems)};
 		bool created;
+		int rc;
 		next = strtok_r(NULL, "/", &save);
 		cur = NULL;
-		if (asprintf(&cur, "%s/%s", parent, e) < 0)
-			return berth_error_sys(err, ENOMEM, "cgroup path");
-		if (cg_mkdir(cur, &created, err) < 0)
-			return -1;
-		if (cpuset_fill(cur, parent, created, next == NULL && r != NULL ? r->cpu : NULL, err) < 0)
+		if (asprintf(&cur, "%s/%s", parent, e) < 0) {
+			cur = NULL;
+			rc = berth_error_sys(err, ENOMEM, "cgroup path");
+		} else if ((rc = cg_mkdir(cur, &created, err)) == 0) {
+			rc = cpuset_fill(cur, parent, created, next == NULL && r != NULL ? r->cpu : NULL,
+			                 known, err);
+		}
+		cpus = known[0];
+		mems = known[1];
+		if (rc < 0)
 			return -1;
 	}
 	return 0;
@@ -449,22 +462,40 @@ static int v1_apply(struct cgroup *cg, const struct oci_resources *r, bool creat
 
 static int v1_devices(struct cgroup *cg, const struct oci_resources *r, berth_error_t *err)
 {
+	static const char *const files[] = {"devices.deny", "devices.allow"};
 	cleanup_free struct cg_dev_rule *rules = NULL;
+	cleanup_close int deny = -1, allow = -1;
+	bool allowed = false;
 	const char *dir;
 	size_t n = 0;
+	int rc;
 
 	if (cgroup_device_rules(cg, r, &rules, &n, err) < 0)
 		return -1;
 	/* without the devices controller a container could open any device */
 	if ((dir = need(cg, CG_DEVICES, err)) == NULL)
 		return -1;
-	if (cg_write(dir, "devices.deny", "a", err) < 0)
-		return -1;
+	/* Each file opened once for all its rules: the kernel takes one rule
+	 * per write. */
+	deny = cg_open_write(dir, files[0]);
+	rc = deny < 0 ? deny : cg_write_fd(deny, "a");
+	if (rc < 0)
+		return berth_error_sys(err, -rc, "write `%s/%s` = `a`", dir, files[0]);
 	for (size_t i = 0; i < n; i++) {
+		int *fd = rules[i].allow ? &allow : &deny;
 		char buf[64];
+		/* Before any allow, denying all again changes nothing ('a' ignores
+		 * the numbers and the access): the spec's usual first rule. */
+		if (!rules[i].allow && rules[i].type == 'a' && !allowed)
+			continue;
+		allowed = allowed || rules[i].allow;
 		cgroup_device_rule_string(&rules[i], buf, sizeof(buf));
-		if (cg_write(dir, rules[i].allow ? "devices.allow" : "devices.deny", buf, err) < 0)
-			return -1;
+		if (*fd < 0)
+			*fd = cg_open_write(dir, files[rules[i].allow ? 1 : 0]);
+		rc = *fd < 0 ? *fd : cg_write_fd(*fd, buf);
+		if (rc < 0)
+			return berth_error_sys(err, -rc, "write `%s/%s` = `%s`", dir,
+			                       files[rules[i].allow ? 1 : 0], buf);
 	}
 	return 0;
 }

@@ -2,15 +2,21 @@
  *
  * The steps, numbered as in init.c:
  *   1. load config.json from the bundle, validate, plan the namespaces
- *   2. claim the id: mkdir + lock of the state directory, copy of the config,
- *      exec.fifo; the cgroup with its resources
+ *   2. claim the id: mkdir + lock of the state directory, exec.fifo (not for
+ *      `run`, which starts init through the sync socket); the cgroup's path
+ *      recorded
  *   3. the sync socket, the console socket
  *   4. spawn init: clone with every new namespace (fast path; clone3 straight
- *      into a v2 cgroup where it can), or a stage-1 child that joins
- *      namespaces by path and forks init (slow path); put the child in the
- *      cgroup, write its id maps (fast path), send SYNC_GO
+ *      into a v2 cgroup where it can; on v1 and hybrid hierarchies init
+ *      unshares the network namespace itself), or a stage-1 child that joins
+ *      namespaces by path and forks init (slow path); make the cgroup with
+ *      its resources (before the clone on v2 and on the slow path), put the
+ *      child in it, write its id maps (fast path), send SYNC_GO
+ *   4b. the copy of the config in the state directory, written while init
+ *      sets up its mounts
  *   5. serve init's requests (id maps, hooks, pty) until it is ready
- *   6. state.json and the pid file
+ *   6. state.json and the pid file (`run`: once init was told to start, so
+ *      that these writes overlap its execve)
  * On any failure init is killed, its mounts in the runtime's mount namespace
  * (when it has none of its own) undone, and the state directory removed.
  */
@@ -109,18 +115,24 @@ static unsigned int host_root_id(const struct oci_id_mapping *m, size_t n)
 	return 0;
 }
 
-/* 2. The state directory's content. */
+/* 2. The state directory's content.  `run` makes no exec fifo: nothing but
+ * itself can start the container, and it tells init over the sync socket. */
 static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 {
-	cleanup_free char *config = oci_spec_to_json(cc->spec, false, err);
 	char created[64];
 	struct timespec now;
 	struct tm tm;
 
-	if (config == NULL)
-		return -1;
-	if (fs_write_file_atomic_at(cc->c->dir_fd, CONFIG_FILE, config, strlen(config), 0600, err) < 0)
-		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	snprintf(created, sizeof(created), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec);
+	cc->c->created = strdup(created);
+	cc->c->owner = strdup("");
+	if (cc->c->created == NULL || cc->c->owner == NULL)
+		return berth_error_sys(err, ENOMEM, "create");
+	if (cc->for_run)
+		return 0;
 	/* Owned by the container's root, who opens it from inside a user
 	 * namespace; the mode is set explicitly because umask applies. */
 	if (mkfifoat(cc->c->dir_fd, FIFO_FILE, 0600) < 0)
@@ -134,15 +146,18 @@ static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 	cc->fifo_fd = openat(cc->c->dir_fd, FIFO_FILE, O_PATH | O_CLOEXEC);
 	if (cc->fifo_fd < 0)
 		return berth_error_sys(err, errno, "open exec fifo");
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(created, sizeof(created), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec);
-	cc->c->created = strdup(created);
-	cc->c->owner = strdup("");
-	if (cc->c->created == NULL || cc->c->owner == NULL)
-		return berth_error_sys(err, ENOMEM, "create");
 	return 0;
+}
+
+/* 4b. start, state, exec and delete read the config from here.  Until it is
+ * written the state says pid 0 (creating), for which nobody reads it. */
+static int write_config_copy(struct create_ctx *cc, berth_error_t *err)
+{
+	cleanup_free char *config = oci_spec_to_json(cc->spec, false, err);
+
+	if (config == NULL)
+		return -1;
+	return fs_write_file_atomic_at(cc->c->dir_fd, CONFIG_FILE, config, strlen(config), 0600, err);
 }
 
 /* 3. Sockets and inherited fds. */
@@ -191,7 +206,7 @@ static int check_cgroup_unused(struct cgroup *cg, berth_error_t *err)
 	return 0;
 }
 
-/* 2b. The cgroup, made and configured before init exists. */
+/* 2b. The cgroup: its path recorded (made in spawn). */
 static int prepare_cgroup(struct create_ctx *cc, berth_error_t *err)
 {
 	const struct oci_linux *l = cc->spec->linux_;
@@ -213,9 +228,7 @@ static int prepare_cgroup(struct create_ctx *cc, berth_error_t *err)
 	/* Recorded before it exists (pid 0: still "creating"), so that after a
 	 * create killed from here on, delete --force removes the cgroup and
 	 * whatever is in it: init, once ready, would wait on the fifo forever. */
-	if (state_save(cc->c, err) < 0)
-		return -1;
-	return cgroup_create(cc->cgroup, l->resources, err);
+	return state_save(cc->c, err);
 }
 
 /* 4. Spawn. */
@@ -255,11 +268,27 @@ static pid_t clone_fast(unsigned long flags, int cgroup_fd, bool *in_cgroup)
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+/* The cgroup is made and configured before init runs anything.  Before the
+ * clone when init is born in it (v2: clone3 CLONE_INTO_CGROUP) or comes from
+ * a stage-1 child; otherwise (v1, hybrid) init is moved in after the clone
+ * anyway, and the cgroup is made while init creates its network namespace,
+ * the dearest one to create (about 0.3 ms), on another CPU.  init is moved
+ * in once it said it is done (SYNC_NETNS), so that the namespace is charged
+ * to the runtime's cgroup, as with a clone that makes every namespace. */
 static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 {
+	const struct oci_resources *resources = cc->spec->linux_->resources;
+	bool cgroup_first = cc->plan.slow_path || cgroup_born_inside(cc->cgroup);
+	unsigned long flags = cc->plan.new_flags & ~(unsigned long)CLONE_NEWCGROUP;
 	bool in_cgroup = false;
 	pid_t pid;
 
+	if (cgroup_first && cgroup_create(cc->cgroup, resources, err) < 0)
+		return -1;
+	if (!cgroup_first && (flags & CLONE_NEWNET)) {
+		flags &= ~(unsigned long)CLONE_NEWNET;
+		cc->init_unshares_net = true;
+	}
 	if (cc->plan.slow_path) {
 		/* init's parent, stage-1, exits at once: we adopt init so that
 		 * `run` can wait for it. */
@@ -268,8 +297,7 @@ static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 	} else {
 		/* The cgroup namespace is unshared by init once it is in its
 		 * cgroup, so that the container sees its cgroup as the root. */
-		pid = clone_fast(cc->plan.new_flags & ~(unsigned long)CLONE_NEWCGROUP,
-		                 cgroup_v2_fd(cc->cgroup), &in_cgroup);
+		pid = clone_fast(flags, cgroup_first ? cgroup_v2_fd(cc->cgroup) : -1, &in_cgroup);
 	}
 	if (pid < 0)
 		return berth_error_sys(err, errno, "clone container init");
@@ -283,6 +311,13 @@ static int spawn(struct create_ctx *cc, pid_t *child, berth_error_t *err)
 	cc->sync_init = -1;
 	if (!cc->plan.slow_path)
 		cc->init_pid = pid;
+	if (!cgroup_first && cgroup_create(cc->cgroup, resources, err) < 0)
+		return -1;
+	if (cc->init_unshares_net) {
+		struct sync_msg msg;
+		if (sync_expect(cc->sync_rt, SYNC_NETNS, &msg, err) < 0)
+			return -1;
+	}
 	if (!in_cgroup && cgroup_enter(cc->cgroup, pid, err) < 0)
 		return -1;
 	if (!cc->plan.slow_path && cc->plan.new_user && ns_write_id_maps(pid, cc->spec->linux_, err) < 0)
@@ -418,13 +453,17 @@ static void check_rootless_cgroup(struct create_ctx *cc)
 	}
 }
 
-static int record(struct create_ctx *cc, berth_error_t *err)
+int create_identify_init(struct create_ctx *cc, berth_error_t *err)
 {
-	check_rootless_cgroup(cc);
 	cc->c->pid = cc->init_pid;
 	cc->c->start_time = state_pid_start_time(cc->init_pid);
 	if (cc->c->start_time == 0)
 		return berth_error_set(err, BERTH_ERR_STATE, 0, "container init exited during create");
+	return 0;
+}
+
+int create_record(struct create_ctx *cc, berth_error_t *err)
+{
 	if (state_save(cc->c, err) < 0)
 		return -1;
 	if (cc->opts->pid_file != NULL) {
@@ -458,16 +497,22 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	if (state_create(cc->ctx, cc->opts->id, &cc->c, err) < 0)
 		return -1;
 	if (load_config(cc, err) < 0 || prepare_state_dir(cc, err) < 0 || prepare_cgroup(cc, err) < 0 ||
-	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || serve_init(cc, child, err) < 0 ||
-	    record(cc, err) < 0)
+	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || write_config_copy(cc, err) < 0 ||
+	    serve_init(cc, child, err) < 0)
+		goto fail;
+	check_rootless_cgroup(cc);
+	if (create_identify_init(cc, err) < 0)
+		goto fail;
+	/* run records the container itself, once init runs on, with the
+	 * directory still locked */
+	if (cc->for_run)
+		return 0;
+	if (create_record(cc, err) < 0)
 		goto fail;
 	close(cc->fifo_fd);
 	cc->fifo_fd = -1;
-	/* run goes on to start with the directory still locked */
-	if (!cc->for_run) {
-		close(cc->sync_rt);
-		cc->sync_rt = -1;
-	}
+	close(cc->sync_rt);
+	cc->sync_rt = -1;
 	return 0;
 fail:
 	kill_init(cc, child);

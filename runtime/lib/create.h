@@ -25,9 +25,10 @@ struct create_ctx {
 	struct rootfs_options rootfs;
 	int *idmap_fds;         /* id-mapped mount trees, made before the clone */
 	bool for_run;           /* `run`: keep the sync socket to learn whether exec worked */
+	bool init_unshares_net; /* cloned without CLONE_NEWNET: init unshares it (see spawn) */
 	int sync_rt;            /* the runtime's end of the sync socket */
 	int sync_init;          /* init's end */
-	int fifo_fd;            /* O_PATH fd of exec.fifo, for init */
+	int fifo_fd;            /* O_PATH fd of exec.fifo, for init; -1 for run */
 	int console_sock;       /* connected console socket, or -1 */
 	unsigned int extra_fds; /* LISTEN_FDS + --preserve-fds: fds 3.. kept for the container */
 	unsigned int listen_fds;
@@ -45,9 +46,16 @@ __attribute__((noreturn)) void init_stage1(struct create_ctx *cc);
 void signals_reset(void);
 /* Makes fds[0..2] (when >= 0) the process's stdin, stdout and stderr. */
 int stdio_from(const int fds[3], berth_error_t *err);
-/* The whole of `create`; on success cc->c holds the container, its init
- * waits on the fifo, and (for run) cc->sync_rt is still open. */
+/* The whole of `create`; on success cc->c holds the container and its init
+ * waits on the fifo, or (for run) for SYNC_START on cc->sync_rt, which is
+ * still open, and the container is identified but not recorded yet (create_record). */
 int create_container(struct create_ctx *cc, berth_error_t *err);
+/* init's pid and start time (which tell it from a later process with the
+ * same pid) into cc->c: read before init may run the program, which may
+ * exit at once. */
+int create_identify_init(struct create_ctx *cc, berth_error_t *err);
+/* state.json with init's pid, and the pid file. */
+int create_record(struct create_ctx *cc, berth_error_t *err);
 void create_ctx_release(struct create_ctx *cc);
 /* The state document for hooks, at the given status. */
 char *create_hook_state(const struct create_ctx *cc, enum container_status status, berth_error_t *err);

@@ -4,10 +4,12 @@
  *      --ignore-paused); the process comes from --process or from the
  *      container's own process with the flags applied
  *   2. fork the joiner; put it in the container's cgroup; SYNC_GO
- *   3. joiner: setns into every namespace of init at once (a pidfd), or one
- *      by one through /proc/<pid>/ns (user first), or, in our own mount
- *      namespace, chroot to init's root; fork the process, which is then in
- *      the container's pid namespace; report its pid; exit
+ *   3. joiner: meanwhile, setns into every namespace of init at once (a
+ *      pidfd), or one by one through /proc/<pid>/ns (user first), or, in our
+ *      own mount namespace, chroot to init's root (what that allocates is
+ *      charged to the runtime's cgroup, as the namespaces of create are);
+ *      after SYNC_GO, fork the process, which is then in the container's
+ *      cgroup and pid namespace; report its pid; exit
  *   4. process: execCPUAffinity.initial, new session, pty (sent as
  *      SYNC_PTY), rlimits, program lookup, fds, personality, ioPriority,
  *      scheduler, LSM labels, execCPUAffinity.final, identity and
@@ -372,7 +374,7 @@ __attribute__((noreturn)) static void joiner(struct exec_ctx *ec)
 
 	close(ec->sync_rt);
 	prctl(PR_SET_NAME, "berth:[exec]");
-	if (sync_expect(ec->sync_child, SYNC_GO, &msg, &err) < 0 || join_namespaces(ec->c->pid, &err) < 0)
+	if (join_namespaces(ec->c->pid, &err) < 0 || sync_expect(ec->sync_child, SYNC_GO, &msg, &err) < 0)
 		child_fail(ec, &err);
 	pid = fork();
 	if (pid < 0) {

@@ -3,8 +3,10 @@
  * Steps (the runtime's side is in create.c):
  *   stage-1 (slow path only): join namespaces by path (user first), unshare
  *      the new ones, write time offsets, fork init, report its pid, exit
- *   1. wait until the runtime put us in the cgroup (and, fast path, wrote our
- *      id maps); become root of a new user namespace
+ *   1. (v1 and hybrid cgroups: unshare the network namespace while the
+ *      runtime makes the cgroup), wait until the runtime put us in the cgroup
+ *      (and, fast path, wrote our id maps); become root of a new user
+ *      namespace
  *   2. new session, session keyring, hostname and domainname
  *   3. rootfs_prepare: mounts and /dev inside the rootfs
  *   4. SYNC_HOOKS: the runtime runs prestart and createRuntime hooks; then
@@ -15,7 +17,8 @@
  *   8. personality, ioPriority, scheduler, AppArmor profile, SELinux exec
  *      label (security.h); seccomp (before or after the identity change:
  *      see there), user, groups, capabilities, no_new_privs
- *   9. SYNC_READY, then block on exec.fifo until `start`
+ *   9. SYNC_READY, then block on exec.fifo until `start` (`run`: until
+ *      SYNC_START on the sync socket)
  *  10. startContainer hooks, execve
  * Any error goes to the runtime as SYNC_ERROR and init exits.
  */
@@ -217,12 +220,16 @@ static int setup_listen_env(struct create_ctx *cc, berth_error_t *err)
 	return add_env(cc->spec->process, "LISTEN_PID=1", err);
 }
 
-/* 9. Blocks until `start` opens the fifo for reading. */
+/* 9. Blocks until `start` opens the fifo for reading, or `run` says so. */
 static int wait_for_start(struct create_ctx *cc, berth_error_t *err)
 {
 	char path[64];
 	int fd;
 
+	if (cc->for_run) {
+		struct sync_msg msg;
+		return sync_expect(cc->sync_init, SYNC_START, &msg, err);
+	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cc->fifo_fd);
 	do
 		fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -315,6 +322,15 @@ __attribute__((noreturn)) void init_main(struct create_ctx *cc, bool fast)
 	/* Until create returns, init must not outlive a killed runtime. */
 	if (fast)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* While the runtime makes the cgroup (see spawn). */
+	if (cc->init_unshares_net) {
+		if (unshare(CLONE_NEWNET) < 0) {
+			berth_error_sys(&err, errno, "unshare network namespace");
+			fail(cc, &err);
+		}
+		if (sync_send(cc->sync_init, SYNC_NETNS, 0, NULL, -1, &err) < 0)
+			fail(cc, &err);
+	}
 
 	/* 1. */
 	if (fast && (wait_go(cc, &err) < 0 || (cc->plan.new_user && ns_become_root(&err) < 0)))

@@ -103,9 +103,14 @@ int lifecycle_start(const struct berth_context *ctx, struct container *c, berth_
 		                       state_status_name(status));
 	if (release_init(c, err) < 0)
 		return berth_error_prefix(err, "start container `%s`", c->id);
+	lifecycle_poststart(ctx, c);
+	return 0;
+}
+
+void lifecycle_poststart(const struct berth_context *ctx, struct container *c)
+{
 	run_warning_hooks(ctx, c, c->spec->hooks.poststart, c->spec->hooks.poststart_len, "poststart",
 	                  STATUS_RUNNING);
-	return 0;
 }
 
 int berth_container_start(const struct berth_context *ctx, const char *id, berth_error_t *err)

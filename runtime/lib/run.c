@@ -2,6 +2,7 @@
 #include "berth/berth.h"
 #include "create.h"
 #include "supervise.h"
+#include "sync.h"
 #include "util/cleanup.h"
 
 #include <errno.h>
@@ -22,6 +23,39 @@ int berth_container_create(const struct berth_context *ctx, const struct berth_c
 	return ret;
 }
 
+/* init's word on why it went away, if it sent one: the better error. */
+static int why_init_failed(int sync_rt, berth_error_t *err)
+{
+	berth_error_t why = NULL;
+
+	if (supervise_check_exec(sync_rt, &why) < 0) {
+		berth_error_free(err);
+		*err = why;
+	}
+	return -1;
+}
+
+/* run's start: init is told over the sync socket (run made no exec fifo),
+ * and the container is recorded while init executes the program.  EOF on
+ * the socket says the program runs, then the poststart hooks run; a
+ * SYNC_ERROR instead is init's word on why it did not. */
+static int start_for_run(const struct berth_context *ctx, struct create_ctx *cc, berth_error_t *err)
+{
+	if (sync_send(cc->sync_rt, SYNC_START, 0, NULL, -1, NULL) < 0) {
+		berth_error_set(err, BERTH_ERR_STATE, 0,
+		                "start container `%s`: container init exited before start", cc->c->id);
+		return why_init_failed(cc->sync_rt, err);
+	}
+	if (create_record(cc, err) < 0) {
+		berth_error_prefix(err, "create container `%s`", cc->c->id);
+		return why_init_failed(cc->sync_rt, err);
+	}
+	if (supervise_check_exec(cc->sync_rt, err) < 0)
+		return -1;
+	lifecycle_poststart(ctx, cc->c);
+	return 0;
+}
+
 /* run holds the container it created (spec included) through start and
  * delete; the lock is let go while the container runs, so that other
  * commands (kill, exec, state) can reach it meanwhile. */
@@ -39,17 +73,7 @@ int berth_container_run(const struct berth_context *ctx, const struct berth_crea
 	}
 	c = cc.c;
 	c->spec = cc.spec; /* borrowed: handed back before release */
-	ret = lifecycle_start(ctx, c, err);
-	if (ret < 0) {
-		/* init may have said why it went away: that is the better error. */
-		berth_error_t why = NULL;
-		if (supervise_check_exec(cc.sync_rt, &why) < 0) {
-			berth_error_free(err);
-			*err = why;
-		}
-	} else {
-		ret = supervise_check_exec(cc.sync_rt, err);
-	}
+	ret = start_for_run(ctx, &cc, err);
 	if (ret == 0 && opts->detach)
 		goto out;
 	if (ret == 0) {

@@ -76,6 +76,8 @@ void container_free(struct container *c);
 /* start and delete of a container already open and locked, with its spec
  * loaded (`run` holds it from create to delete: nothing is read again). */
 int lifecycle_start(const struct berth_context *ctx, struct container *c, berth_error_t *err);
+/* The poststart hooks, once the program runs (failures only warn). */
+void lifecycle_poststart(const struct berth_context *ctx, struct container *c);
 int lifecycle_delete(const struct berth_context *ctx, struct container *c, bool force, berth_error_t *err);
 
 static inline void container_freep(struct container **c)

@@ -5,6 +5,8 @@
  *
  * | message           | direction        | value / payload           | fd        | reply            |
  * |-------------------|------------------|---------------------------|-----------|------------------|
+ * | SYNC_NETNS        | init -> rt       | network namespace made    |           |                  |
+ * |                   |                  | (v1/hybrid fast path)     |           |                  |
  * | SYNC_GO           | rt -> child      | in the cgroup (fast path: |           |                  |
  * |                   |                  | id maps written): go on   |           |                  |
  * | SYNC_USERNS_MAP   | stage-1 -> rt    | pid whose maps to write   |           | SYNC_USERNS_DONE |
@@ -16,10 +18,17 @@
  * | SYNC_SECCOMP      | init -> rt       | -                         | notify fd | SYNC_SECCOMP_DONE|
  * | SYNC_SECCOMP_DONE | rt -> init       | sent to listenerPath      |           |                  |
  * | SYNC_READY        | init -> rt       | set up, waiting on fifo   |           |                  |
+ * |                   |                  | (run: for SYNC_START)     |           |                  |
+ * | SYNC_START        | rt -> init       | run only: execute the     |           |                  |
+ * |                   |                  | program (no exec fifo)    |           |                  |
  * | SYNC_ERROR        | init/stage-1->rt | errno; text: the message  |           |                  |
  *
  * The child (init, or stage-1) waits for SYNC_GO before anything else, so
- * that it runs nothing outside the container's cgroup.
+ * that it runs nothing outside the container's cgroup, except, on the fast
+ * path with v1 or hybrid cgroups, the unshare of its network namespace
+ * (see create.c, spawn), which it reports with SYNC_NETNS: the runtime moves
+ * it into the cgroup only then, so that the namespace is always charged to
+ * the runtime's cgroup, as when the clone makes it.
  * stage-1 exists only on the slow path (namespaces joined by path, or a new
  * time namespace): it joins and unshares, then forks init.  After SYNC_READY
  * init keeps its end open (close-on-exec): EOF there means the user program
@@ -34,6 +43,7 @@
 
 enum sync_type {
 	SYNC_GO = 1,
+	SYNC_NETNS,
 	SYNC_USERNS_MAP,
 	SYNC_USERNS_DONE,
 	SYNC_INIT_PID,
@@ -43,6 +53,7 @@ enum sync_type {
 	SYNC_SECCOMP,
 	SYNC_SECCOMP_DONE,
 	SYNC_READY,
+	SYNC_START,
 	SYNC_ERROR,
 };
 

@@ -4,6 +4,8 @@
  *
  *   enosys SYSCALL[,SYSCALL...] COMMAND [ARG...]
  *
+ * SYSCALL=N fails the call only when its first argument is N (prctl=35:
+ * prctl(PR_SET_MM, ...), the other prctl options still work).
  * The filter is inherited by every child (the runtime's init among them).
  * It is loaded without no_new_privs, which needs CAP_SYS_ADMIN: run as root.
  * Exit status 125: a setup error, with a message on stderr; otherwise that
@@ -37,12 +39,20 @@ int main(int argc, char **argv)
 	/* The filter stays with the processes of COMMAND, not ours to keep. */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	for (char *n = strtok_r(names, ",", &save); n != NULL; n = strtok_r(NULL, ",", &save)) {
-		int nr = seccomp_syscall_resolve_name(n);
+		char *arg = strchr(n, '=');
+		int nr;
+		if (arg != NULL)
+			*arg++ = '\0';
+		nr = seccomp_syscall_resolve_name(n);
 		if (nr == __NR_SCMP_ERROR) {
 			fprintf(stderr, "enosys: unknown system call `%s`\n", n);
 			return 125;
 		}
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+		if (arg != NULL)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 1,
+			                      SCMP_A0(SCMP_CMP_EQ, strtoull(arg, NULL, 0)));
+		else
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 		if (rc < 0) {
 			fprintf(stderr, "enosys: rule for `%s`: %s\n", n, strerror(-rc));
 			return 125;

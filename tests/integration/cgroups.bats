@@ -235,6 +235,21 @@ root_disk() {
 	delete_ctr
 }
 
+@test "devices: a deny of everything after an allow revokes it, a deny of everything before it is the default" {
+	update_config '.linux.resources.devices = [{"allow": false, "access": "rwm"},
+		{"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"},
+		{"allow": false, "access": "rwm"},
+		{"allow": true, "type": "c", "major": 1, "minor": 12, "access": "r"}]'
+	start_ctr
+	run cat "$(cg devices devices.list)"
+	assert_success
+	refute_line --partial "c 1:11 "
+	assert_line "c 1:12 r"
+	assert_line "c 1:3 rwm"
+	refute_line "a *:* rwm"
+	delete_ctr
+}
+
 @test "unified: a key of a controller the v2 hierarchy lacks is refused; one it has is written" {
 	update_config '.linux.resources.unified = {"memory.max": "1G"}'
 	run_detached ctr

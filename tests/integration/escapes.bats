@@ -177,6 +177,51 @@ assert_runtime_untouched() {
 	assert_runtime_untouched "$TEST_DIR/ctr.out"
 }
 
+# assert_init_sealed ID: the container's init (not yet started) runs from the
+# sealed copy: its executable and every mapping of it are the memfd, none is
+# the runtime's binary, and the executable cannot be opened for writing.
+assert_init_sealed() {
+	local pid
+	pid=$(state_field "$1" pid) || fail "no state for $1"
+	assert_equal "$(readlink "/proc/$pid/exe")" "/memfd:berth (deleted)"
+	if grep -F " $BERTH_BIN" "/proc/$pid/maps"; then
+		fail "init still maps $BERTH_BIN"
+	fi
+	if (echo PWNED >"/proc/$pid/exe") 2>/dev/null; then
+		fail "/proc/$pid/exe of init could be opened for writing"
+	fi
+}
+
+@test "5736: init runs from the sealed copy, swapped in place, or re-executed where prctl(PR_SET_MM) fails" {
+	local enosys=$BERTH_BUILDDIR/tests/helpers/enosys pid
+	[ -x "$enosys" ] || fail "$enosys is missing: build with 'make check'"
+	use_berth_copy
+	set_args /bin/true
+	# in place: the pages the loader wrote were moved to anonymous memory,
+	# so the image's writable part is no longer a mapping of the copy
+	create_container ctr
+	[ "$status" -eq 0 ] || fail "create failed: $output"
+	assert_init_sealed ctr
+	pid=$(state_field ctr pid)
+	if grep -E '^[0-9a-f-]+ rw-p .*/memfd:berth' "/proc/$pid/maps"; then
+		fail "the sealed copy was re-executed although the process could swap it in place"
+	fi
+	run berth delete --force ctr
+	assert_success
+	# re-executed: every segment of the image maps the copy
+	BERTH_TEST_TAG=$BERTH_TEST_TAG timeout -k 5 "$BERTH_CMD_TIMEOUT" "$enosys" prctl=35 \
+		"$BERTH_BIN" --root "$BERTH_ROOT" create --bundle "$BUNDLE" ctr2 \
+		</dev/null >"$TEST_DIR/ctr2.out" 2>"$TEST_DIR/ctr2.err" ||
+		fail "create with prctl(PR_SET_MM) failing: $(cat "$TEST_DIR/ctr2.err")"
+	assert_init_sealed ctr2
+	pid=$(state_field ctr2 pid)
+	grep -qE '^[0-9a-f-]+ rw-p .*/memfd:berth' "/proc/$pid/maps" ||
+		fail "not re-executed from the copy: $(cat "/proc/$pid/maps")"
+	run berth delete --force ctr2
+	assert_success
+	assert_equal "$(sha256sum <"$BERTH_BIN")" "$BERTH_SUM"
+}
+
 # ---- CVE-2021-30465 and kin: symlinks in the rootfs ----
 
 @test "30465: a missing mount target below a symlink to the host is made inside the rootfs" {

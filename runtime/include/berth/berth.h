@@ -96,11 +96,16 @@ BERTH_PUBLIC int berth_container_list(const struct berth_context *ctx, struct be
                                       size_t *n_out, berth_error_t *err);
 BERTH_PUBLIC void berth_container_info_free(struct berth_container_info *infos, size_t n);
 
-/* Programs that start container processes call this first: it re-executes
- * the program from a sealed in-memory copy of its binary (and does nothing
- * when already running from one), so that no container process can write
- * the binary through /proc/<pid>/exe.  Returns only on failure. */
+/* Programs that start container processes call one of these first, so that
+ * no container process can write their binary through /proc/<pid>/exe.
+ * berth_reexec_sealed re-executes the program, with argv, from a sealed
+ * in-memory copy of its binary, and returns only on failure (or, at once,
+ * 0 when already running from a sealed copy).  berth_seal_exe makes the
+ * running process run from such a copy: in place where the process may
+ * (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: no second program start), and
+ * returns 0 then; otherwise it re-executes as berth_reexec_sealed does. */
 BERTH_PUBLIC int berth_reexec_sealed(char **argv, berth_error_t *err);
+BERTH_PUBLIC int berth_seal_exe(char **argv, berth_error_t *err);
 
 /* spec: a default config.json like runc's (rootless: for an unprivileged user). */
 BERTH_PUBLIC int berth_spec_generate(bool rootless, char **json_out, berth_error_t *err);
