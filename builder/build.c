@@ -1033,10 +1033,16 @@ static int setup_dirs(struct builder *b, berth_error_t *err)
 {
 	const struct build_options *o = b->o;
 	if (o->no_cache) {
-		char tmpl[] = "/var/tmp/berth-build.XXXXXX";
+		/* $TMPDIR as mktemp(1) has it; /var/tmp, not /tmp, by default:
+		 * the layers can be large and /tmp is often a small tmpfs */
+		const char *tmp = getenv("TMPDIR");
+		cleanup_free char *tmpl = NULL;
+		if (asprintf(&tmpl, "%s/berth-build.XXXXXX", tmp != NULL && *tmp == '/' ? tmp : "/var/tmp") <
+		    0)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
 		if (mkdtemp(tmpl) == NULL)
 			return berth_error_sys(err, errno, "cache: mkdtemp `%s`", tmpl);
-		b->cache = strdup(tmpl);
+		b->cache = steal_ptr(&tmpl);
 		b->cache_owned = true;
 	} else {
 		b->cache = o->cache_dir != NULL ? strdup(o->cache_dir) : build_default_cache_dir();

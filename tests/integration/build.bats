@@ -57,6 +57,9 @@ setup() {
 	BERTH_ROOT=$TEST_DIR/state
 	mkdir -p "$CTX"
 	BASE=$BUILD_IMAGE_DIR/base
+	# --no-cache builds make their temporary cache in $TMPDIR: the test's own
+	export TMPDIR=$TEST_DIR/tmpdir
+	mkdir -p "$TMPDIR"
 	VARTMP_BEFORE=$(vartmp_dirs)
 }
 
@@ -83,7 +86,7 @@ teardown() {
 }
 
 vartmp_dirs() {
-	find /var/tmp -maxdepth 1 -name 'berth-build.*' | sort
+	find "$TMPDIR" -maxdepth 1 -name 'berth-build.*' | sort
 }
 
 berth() {
