@@ -70,7 +70,14 @@ start_sleepers() {
 	assert_output ""
 	assert_equal "$(cat "$(cg_file freezer freezer.state)")" THAWED
 	assert_equal "$(state_field ctr status)" running
-	assert_equal "$(awk '/^State:/ {print $2}' "/proc/$CHILD/status")" S
+	# thawed, the sleeper runs for a moment (R) before it sleeps again (S)
+	local i st
+	for ((i = 0; i < 50; i++)); do
+		st=$(awk '/^State:/ {print $2}' "/proc/$CHILD/status")
+		[ "$st" = S ] && break
+		sleep 0.05
+	done
+	assert_equal "$st" S
 
 	run berth resume ctr
 	assert_failure 1
