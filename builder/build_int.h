@@ -10,6 +10,7 @@
 #include "dockerignore.h"
 #include "image_spec.h"
 #include "layout.h"
+#include "progress.h"
 #include "stages.h"
 #include "statcache.h"
 
@@ -70,6 +71,7 @@ struct builder {
 	char created[64]; /* RFC 3339 */
 	/* file digests by stat (statcache.h), opened by the first COPY */
 	struct statcache *digests;
+	struct progress *progress; /* NULL until opened */
 };
 
 /* steps.c */

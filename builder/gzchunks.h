@@ -8,8 +8,10 @@
  * several members; Go's compress/gzip, zlib's gzread, libarchive, pigz and
  * GNU gzip read them as one stream, which is also what eStargz layers rely
  * on), compressed with libdeflate at level 4 (zlib's default ratio at
- * about 2.5 times its speed), a batch of chunks at a time on a thread per
- * core (at most 4), written in order.
+ * about 2.5 times its speed) on worker threads (one per core, at most 4)
+ * while the caller's thread goes on reading and cutting, and written in
+ * order (a ring of 16 chunks in flight).  The input may be a pipe: the
+ * builder feeds it the tar as layer_diff writes it.
  *
  * The members are cached by the sha256 of their chunk (and the compressor
  * and level) under <cache>/gz/: a chunk seen before is copied, not

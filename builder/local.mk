@@ -27,7 +27,8 @@ berth_build_SOURCES = builder/main.c \
 	builder/statcache.c builder/statcache.h \
 	builder/fetch.c builder/fetch.h \
 	builder/output.c builder/output.h \
-	builder/gzchunks.c builder/gzchunks.h
+	builder/gzchunks.c builder/gzchunks.h \
+	builder/progress.c builder/progress.h
 berth_build_CFLAGS = $(AM_CFLAGS) -pthread $(CURL_CFLAGS) $(DEFLATE_CFLAGS)
 berth_build_LDFLAGS = -pthread
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \

@@ -6,7 +6,8 @@
  *                                     docker-archive:///path]...
  *               [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...
  *               [--compression gzip|zstd|uncompressed]
- *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
+ *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N]
+ *               [--progress auto|plain|tty|quiet] [-q] CONTEXT
  *
  * Prints the manifest digest on stdout; progress and the RUN steps' output
  * go to stderr. */
@@ -32,7 +33,11 @@ static void usage(FILE *f)
 	        "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
 	        "                   [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...\n"
 	        "                   [--compression gzip|zstd|uncompressed]\n"
-	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
+	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N]\n"
+	        "                   [--progress auto|plain|tty|quiet] [-q] CONTEXT\n"
+	        "\n"
+	        "--progress: plain prints a line per step with its duration or `(cached)`; tty redraws\n"
+	        "a status of the running steps; auto (the default) is tty when stderr is a terminal.\n");
 }
 
 static int push(const char ***v, size_t *n, const char *s)
@@ -118,7 +123,8 @@ int main(int argc, char **argv)
 		O_SDE,
 		O_SECRET,
 		O_COMPRESSION,
-		O_SSH
+		O_SSH,
+		O_PROGRESS
 	};
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
@@ -133,6 +139,7 @@ int main(int argc, char **argv)
 	    {"ssh", required_argument, NULL, O_SSH},
 	    {"no-cache", no_argument, NULL, O_NO_CACHE},
 	    {"source-date-epoch", required_argument, NULL, O_SDE},
+	    {"progress", required_argument, NULL, O_PROGRESS},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -240,6 +247,17 @@ int main(int argc, char **argv)
 		case O_SDE:
 			sde = optarg;
 			break;
+		case O_PROGRESS: {
+			int m = progress_mode_parse(optarg);
+			if (m < 0) {
+				fprintf(stderr,
+				        "berth-build: --progress `%s`: expected auto, plain, tty or quiet\n",
+				        optarg);
+				return 2;
+			}
+			o.progress = (enum progress_mode)m;
+			break;
+		}
 		case 'q':
 			o.quiet = true;
 			break;

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include "fetch.h"
 #include "fsops.h"
 #include "gzchunks.h"
+#include "progress.h"
 #include "layer.h"
 #include "run_mounts.h"
 #include "run_step.h"
@@ -163,6 +166,93 @@ static int layer_meta_find(const char *meta, const char *media_type, char digest
 	return 0;
 }
 
+/* The blob at path, written by this build (its digest computed as it was
+ * written), into the cache's layout: renamed into place, not copied (the
+ * build's directory is in the cache, so on its file system).  The cache's
+ * layout is not fsynced: a blob lost in a crash is a cache miss. */
+static int cache_adopt_blob(struct builder *b, int fd, const char *path, const char *digest, int64_t size,
+                            berth_error_t *err)
+{
+	cleanup_free char *rel = oci_layout_blob_relpath(digest, err);
+	if (rel == NULL)
+		return -1;
+	int dfd = oci_layout_dirfd(b->cache_layout);
+	char *slash = strrchr(rel, '/');
+	*slash = '\0';
+	if (mkdirat(dfd, "blobs", 0755) < 0 && errno != EEXIST)
+		return berth_error_sys(err, errno, "layer: mkdir `blobs`");
+	if (mkdirat(dfd, rel, 0755) < 0 && errno != EEXIST)
+		return berth_error_sys(err, errno, "layer: mkdir `%s`", rel);
+	*slash = '/';
+	if (fchmod(fd, 0644) == 0 && renameat(AT_FDCWD, path, dfd, rel) == 0)
+		return 0;
+	/* elsewhere (a cache directory whose tmp is a mount of its own): a copy */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return berth_error_sys(err, errno, "layer");
+	if (oci_layout_put_blob_fd(b->cache_layout, fd, digest, size, NULL, NULL, err) < 0)
+		return berth_error_prefix(err, "layer");
+	return 0;
+}
+
+struct diff_job {
+	int ufd, out;
+	const struct layer_diff_options *o;
+	struct layer_diff_result *res;
+	berth_error_t err;
+	int r;
+};
+
+static void *diff_thread(void *arg)
+{
+	struct diff_job *j = arg;
+	sigset_t pipe_set;
+	/* a reader that failed closes the pipe: EPIPE here, not a SIGPIPE */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+	j->r = layer_diff(-1, j->ufd, j->out, j->o, j->res, &j->err);
+	close(j->out);
+	return NULL;
+}
+
+/* The upper directory's tar (layer_diff) compressed in chunks into out:
+ * the tar goes through a pipe from a thread that writes it, so it is
+ * compressed as it is made and never written to disk. */
+static int diff_gzip(int ufd, int out, const char *members, const struct layer_diff_options *o,
+                     struct layer_diff_result *res, berth_error_t *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return berth_error_sys(err, errno, "layer: pipe");
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* fewer switches; the default works too */
+	struct diff_job j = {.ufd = ufd, .out = p[1], .o = o, .res = res};
+	pthread_t th;
+	int e = pthread_create(&th, NULL, diff_thread, &j);
+	if (e != 0) {
+		close(p[0]);
+		close(p[1]);
+		return berth_error_sys(err, e, "layer: a thread");
+	}
+	char d[OCI_DIGEST_MAX];
+	uint64_t size = 0;
+	int r = gzchunks_compress(p[0], out, members, d, &size, err);
+	close(p[0]); /* the writer, if still writing, gets EPIPE */
+	pthread_join(th, NULL);
+	/* gzip failing makes the writer fail (EPIPE): then gzip's error; the
+	 * writer failing ends the tar early: then the writer's */
+	if (r < 0) {
+		berth_error_free(&j.err);
+		return berth_error_prefix(err, "layer");
+	}
+	if (j.r < 0) {
+		*err = j.err;
+		return berth_error_prefix(err, "layer");
+	}
+	snprintf(res->digest, sizeof(res->digest), "%.*s", (int)sizeof(res->digest) - 1, d);
+	res->size = size;
+	return 0;
+}
+
 /* The overlay upper directory as a layer blob in the build's compression
  * (written to blob_path first), put into the cache's layout unless it has
  * no entries. */
@@ -183,37 +273,21 @@ static int make_layer(struct builder *b, const char *upper, const char *blob_pat
 		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
 		dopts.source_date_epoch = b->o->source_date_epoch;
 	}
-	bool gzip = dopts.compression == LAYER_COMPRESSION_GZIP;
-	cleanup_free char *tar_path = NULL, *members = NULL;
-	cleanup_close int tar = -1;
-	if (gzip) {
-		/* the tar first, then its chunks compressed (gzchunks.h) */
-		dopts.compression = LAYER_COMPRESSION_NONE;
-		if (asprintf(&tar_path, "%s.tar", blob_path) < 0 ||
-		    (!b->o->no_cache && asprintf(&members, "%s/gz", b->cache) < 0))
+	if (dopts.compression == LAYER_COMPRESSION_GZIP) {
+		/* the tar's chunks compressed as it is made (gzchunks.h) */
+		cleanup_free char *members = NULL;
+		if (!b->o->no_cache && asprintf(&members, "%s/gz", b->cache) < 0)
 			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
-		tar = open(tar_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (tar < 0)
-			return berth_error_sys(err, errno, "layer `%s`", tar_path);
-		unlink(tar_path);
-	}
-	if (layer_diff(-1, ufd, gzip ? tar : out, &dopts, res, err) < 0)
+		dopts.compression = LAYER_COMPRESSION_NONE;
+		if (diff_gzip(ufd, out, members, &dopts, res, err) < 0)
+			return -1;
+	} else if (layer_diff(-1, ufd, out, &dopts, res, err) < 0) {
 		return berth_error_prefix(err, "layer");
+	}
 	if (res->entries == 0)
 		return 0;
-	if (gzip) {
-		char d[OCI_DIGEST_MAX];
-		if (lseek(tar, 0, SEEK_SET) < 0)
-			return berth_error_sys(err, errno, "layer");
-		if (gzchunks_compress(tar, out, members, d, &res->size, err) < 0)
-			return berth_error_prefix(err, "layer");
-		snprintf(res->digest, sizeof(res->digest), "%.*s", (int)sizeof(res->digest) - 1, d);
-	}
-	if (lseek(out, 0, SEEK_SET) < 0)
-		return berth_error_sys(err, errno, "layer");
-	if (oci_layout_put_blob_fd(b->cache_layout, out, res->digest, (int64_t)res->size, NULL, NULL, err) <
-	    0)
-		return berth_error_prefix(err, "layer");
+	if (cache_adopt_blob(b, out, blob_path, res->digest, (int64_t)res->size, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -556,6 +630,8 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 	cleanup_free const char **targets = NULL;
 	size_t n_mps = 0;
 	int status = 0, r = -1;
+	struct progress_step ps = {0};
+	cleanup_close int out_fd = -1;
 	if (in->security != NULL && strcmp(in->security, "sandbox") != 0)
 		return build_fail(b, in, err, "RUN --security=%s is not supported", in->security);
 	if (text == NULL || run_argv(s, in, &argv) < 0 || run_env(s, &env) < 0)
@@ -575,9 +651,12 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
 
 	/* 1. */
+	progress_step_begin(b->progress, &ps, "%s:%d: RUN %s", b->df_name, in->pos.line, text);
 	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
-	if (h == NULL)
+	if (h == NULL) {
+		progress_step_end(b->progress, &ps, false);
 		return -1;
+	}
 	key_parent(b, h, s->chain);
 	key_addv(h, "RUN", argv);
 	key_addv(h, "env", env);
@@ -587,6 +666,7 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 	if (run_mounts_prepare(b, stage, in, cwd, h, &rm, err) < 0) {
 		oci_hasher_free(h);
 		run_mounts_release(&rm);
+		progress_step_end(b->progress, &ps, false);
 		return build_fail(b, in, err, "RUN `%s`", text);
 	}
 	oci_hasher_final(h, key);
@@ -596,10 +676,11 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		/* (returns here: the cleanup variables below are not set yet) */
 		run_mounts_release(&rm);
 		if (hit > 0)
-			build_progress(b, "%s:%d: RUN %s (cached)", b->df_name, in->pos.line, text);
+			progress_step_cached(b->progress, &ps);
+		progress_step_end(b->progress, &ps, hit > 0);
 		return hit < 0 ? -1 : 0;
 	}
-	build_progress(b, "%s:%d: RUN %s", b->df_name, in->pos.line, text);
+	progress_step_run(b->progress, &ps);
 
 	/* 2. and 3. */
 	if (step_begin(b, s, &st, err) < 0)
@@ -668,8 +749,13 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		struct stat msb;
 		existed[i] = fstatat(st.merged_fd, mountpoints[i], &msb, AT_SYMLINK_NOFOLLOW) == 0;
 	}
+	if ((out_fd = progress_step_output(b->progress, &ps, err)) < 0)
+		goto fail;
+	rs.output_fd = out_fd;
 	if (run_step_exec(&rs, &status, err) < 0)
 		goto fail;
+	close(out_fd);
+	out_fd = -1;
 	close(st.merged_fd);
 	st.merged_fd = -1;
 	fsops_umount(st.merged);
@@ -696,6 +782,7 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 fail:
 	build_fail(b, in, err, "RUN `%s`", text);
 out:
+	progress_step_end(b->progress, &ps, r == 0);
 	step_release(&st);
 	run_mounts_release(&rm);
 	mount_points_free(mps, n_mps);
@@ -1173,6 +1260,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	bool context = in->from == NULL;
 	int src_root = b->ctx_fd;
 	struct urls dls = {0};
+	struct progress_step ps = {0};
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
 	struct oci_hasher *h = NULL;
@@ -1345,6 +1433,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
 		goto fail;
 	}
+	progress_step_begin(b->progress, &ps, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text,
+	                    in->dest);
 
 	/* 2. and 3.: the copy */
 	if (step_begin(b, s, &st, err) < 0)
@@ -1413,12 +1503,11 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	if (hit < 0)
 		goto fail;
 	if (hit) {
-		build_progress(b, "%s:%d: %s %s%s (cached)", b->df_name, in->pos.line, kind, srcs_text,
-		               in->dest);
+		progress_step_cached(b->progress, &ps);
 		r = 0;
 		goto out;
 	}
-	build_progress(b, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text, in->dest);
+	progress_step_run(b->progress, &ps);
 	co.hash = NULL;
 	co.dry = false;
 	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
@@ -1431,6 +1520,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 fail:
 	build_fail(b, in, err, "%s", kind);
 out:
+	progress_step_end(b->progress, &ps, r == 0);
 	if (h != NULL)
 		oci_hasher_free(h);
 	strv_free(m.v);
@@ -1448,6 +1538,7 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	struct step st = {.merged_fd = -1};
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
+	struct progress_step ps = {0};
 
 	if (path == NULL || asprintf(&by, "WORKDIR %s", path) < 0)
 		return build_fail(b, in, err, "WORKDIR %s: invalid path", in->value);
@@ -1463,13 +1554,15 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	key_add(h, "WORKDIR", path);
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);
+	progress_step_begin(b->progress, &ps, "%s:%d: WORKDIR %s", b->df_name, in->pos.line, path);
 	int hit = cache_take(b, s, key, by, err);
 	if (hit != 0) {
 		if (hit > 0)
-			build_progress(b, "%s:%d: WORKDIR %s (cached)", b->df_name, in->pos.line, path);
+			progress_step_cached(b->progress, &ps);
+		progress_step_end(b->progress, &ps, hit > 0);
 		return hit < 0 ? -1 : 0;
 	}
-	build_progress(b, "%s:%d: WORKDIR %s", b->df_name, in->pos.line, path);
+	progress_step_run(b->progress, &ps);
 
 	if (step_begin(b, s, &st, err) < 0)
 		goto fail;
@@ -1485,6 +1578,7 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 fail:
 	build_fail(b, in, err, "WORKDIR %s", path);
 out:
+	progress_step_end(b->progress, &ps, r == 0);
 	step_release(&st);
 	return r;
 }

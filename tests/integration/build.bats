@@ -893,6 +893,42 @@ print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk
 		"$(skopeo inspect "oci:$OUT:g:3" | jq -r '.Layers[1]')"
 }
 
+@test "build: a layer's blob is written once: renamed into the cache's layout, linked into the output, copied across file systems" {
+	mkdir "$CTX/d"
+	for i in 1 2 3; do head -c 300000 /dev/urandom >"$CTX/d/r$i"; done
+	printf 'FROM busybox\nCOPY d /d\n' >"$CTX/Dockerfile"
+	run -0 build -t l:1 "$CTX"
+	base=$(skopeo inspect "oci:$OUT:l:1" | jq -r '.Layers[0]' | cut -d: -f2)
+	layer=$(skopeo inspect "oci:$OUT:l:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	out_blob=$OUT/blobs/sha256/$layer
+	cache_blob=$CACHE/layout/blobs/sha256/$layer
+	assert_equal "$(sha256sum <"$out_blob" | cut -d' ' -f1)" "$layer"
+	# one file, two names
+	assert_equal "$(stat -c '%i %h' "$out_blob")" "$(stat -c '%i 2' "$cache_blob")"
+	assert_equal "$(stat -c %a "$out_blob")" 644
+	# the base image's blob is the user's layout's: copied (and checked), not linked
+	[ "$(stat -c %i "$OUT/blobs/sha256/$base")" != "$(stat -c %i "$BASE/blobs/sha256/$base")" ] ||
+		fail "the output shares an inode with the base image's layout"
+	assert_equal "$(stat -c %h "$OUT/blobs/sha256/$base")" 1
+	# nothing else was left in the cache's layout
+	assert_equal "$(find "$CACHE/layout" -type f -newer "$CTX/Dockerfile" ! -path '*/blobs/sha256/*' ! -name index.json ! -name oci-layout)" ""
+	run -0 umoci unpack --image "$OUT:l:1" "$TEST_DIR/u"
+	diff -r "$CTX/d" "$TEST_DIR/u/rootfs/d"
+
+	# an output on another file system (tmpfs): a copy, the same bytes
+	[ "$(stat -f -c %T /dev/shm)" = tmpfs ] || skip "requires a tmpfs at /dev/shm"
+	SHM_OUT=$(mktemp -d /dev/shm/berth-build-out.XXXXXX)
+	run -0 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
+		--output "type=oci,dest=$SHM_OUT" -t l:1 "$CTX"
+	assert_output --partial "COPY d /d (cached)"
+	status=0
+	sum=$(sha256sum <"$SHM_OUT/blobs/sha256/$layer" | cut -d' ' -f1) && links=$(stat -c %h "$SHM_OUT/blobs/sha256/$layer") || status=$?
+	rm -rf "$SHM_OUT"
+	[ "$status" = 0 ] || fail "no layer blob in the output on tmpfs"
+	assert_equal "$sum" "$layer"
+	assert_equal "$links" 1
+}
+
 @test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {
 	skopeo copy -q "oci:$BASE:1" "oci-archive:$TEST_DIR/base-oci.tar"
 	skopeo copy -q "oci:$BASE:1" "docker-archive:$TEST_DIR/base-docker.tar:example/base:1"
@@ -972,4 +1008,110 @@ b"
 	run -1 build "$CTX"
 	assert_output --partial 'Dockerfile:4: RUN `sleep 0.5; exit 5`: exit status 5'
 	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+}
+
+@test "build: --progress plain: each step's duration, (cached) for a hit, a summary with the counts" {
+	echo v1 >"$CTX/f"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN sleep 0.3; echo ran
+		COPY f /f
+	EOF
+	run -0 build --progress plain "$CTX"
+	assert_line "Dockerfile:2: RUN sleep 0.3; echo ran"
+	assert_line "ran"
+	assert_line --regexp '^Dockerfile:2: DONE 0\.[3-9]s$|^Dockerfile:2: DONE [1-9][0-9]*\.[0-9]s$'
+	assert_line "Dockerfile:3: COPY f /f"
+	assert_line --regexp '^Dockerfile:3: DONE [0-9]+\.[0-9]s$'
+	assert_line --regexp '^built in [0-9]+\.[0-9]s: 2 steps, 0 cached$'
+	# the order: a step's line, its output, its end
+	assert_equal "$(grep -n -e '^Dockerfile:2: RUN' -e '^ran$' -e '^Dockerfile:2: DONE' <<<"$output" | cut -d: -f1 | tr '\n' ' ')" \
+		"$(grep -n -e '^Dockerfile:2: RUN' -e '^ran$' -e '^Dockerfile:2: DONE' <<<"$output" | cut -d: -f1 | sort -n | tr '\n' ' ')"
+	# a rebuild: hits, without durations
+	run -0 build "$CTX"
+	assert_line "Dockerfile:2: RUN sleep 0.3; echo ran (cached)"
+	assert_line "Dockerfile:3: COPY f /f (cached)"
+	refute_output --partial "DONE"
+	assert_line --regexp '^built in [0-9]+\.[0-9]s: 2 steps, 2 cached$'
+	# a failing step ends with ERROR and the summary says so
+	echo 'RUN exit 4' >>"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_line "Dockerfile:4: RUN exit 4"
+	assert_line --regexp '^Dockerfile:4: ERROR [0-9]+\.[0-9]s$'
+	assert_line --regexp '^failed after [0-9]+\.[0-9]s$'
+	# quiet: no step lines; a bad mode: a clear error
+	sed -i '$d' "$CTX/Dockerfile"
+	run -0 build --progress quiet "$CTX"
+	refute_output --partial "Dockerfile:"
+	refute_output --partial "built in"
+	run -2 build --progress fancy "$CTX"
+	assert_output --partial "--progress \`fancy\`: expected auto, plain, tty or quiet"
+}
+
+# tty_build ARGS...: berth-build as `build` does, with a pty as its terminal
+tty_build() {
+	in_tty "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
+		--output "type=oci,dest=$OUT" "$@"
+}
+
+@test "build: on a terminal, a live view redraws the running steps with their output, then a summary" {
+	[ -x "$BERTH_BUILDDIR/tests/helpers/in-pty" ] || fail "tests/helpers/in-pty is missing: make check builds it"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		WORKDIR /w
+		RUN for i in 1 2 3 4; do echo "out $i"; sleep 0.3; done
+	EOF
+	run -0 tty_build "$CTX"
+	esc=$'\e'
+	# the live view: the status line, the running step with its output,
+	# redrawn (cursor up, clear to the end of the screen)
+	assert_output --partial "[+] Building ("
+	assert_output --regexp " => Dockerfile:3: RUN for i in 1 2 3 4; do echo \"out \\\$i\"; sleep 0.3; done +[0-9]+\.[0-9]s"
+	assert_output --partial "    | out 2"
+	[[ $output == *"$esc["[0-9]*"A$esc[J"* ]] || fail "no redraw sequence in: $output"
+	# each step's last line stays; the summary replaces the live view
+	# (a line after the live view starts with the sequences that clear it)
+	redraw="($esc\[[0-9]+A$esc\[J)?"
+	assert_line --regexp "^$redraw => Dockerfile:2: WORKDIR /w  [0-9]+\.[0-9]s$"
+	assert_line --regexp "^$redraw => Dockerfile:3: RUN for i in .*  [0-9]+\.[0-9]s$"
+	assert_line --regexp "^$esc\[[0-9]+A$esc\[J\[\+\] Built in [0-9]+\.[0-9]s: 2 steps, 0 cached$"
+	assert_line --regexp '^sha256:[0-9a-f]{64}$'
+	# the end of the screen is the summary and the digest: no live view left
+	assert_equal "$(tail -n 2 <<<"$output" | head -n 1 | sed "s/^$esc\[[0-9]*A$esc\[J//")" \
+		"$(grep -o '\[+\] Built in .*' <<<"$output")"
+	# a rebuild: the hits
+	run -0 tty_build "$CTX"
+	assert_output --partial " => CACHED Dockerfile:2: WORKDIR /w"
+	assert_output --partial " => CACHED Dockerfile:3: RUN for i in 1 2 3 4"
+	assert_output --partial "Built in"
+	assert_output --partial ": 2 steps, 2 cached"
+
+	# a failure: the step's last output lines stay on the screen
+	rm -rf "$OUT"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN echo "to stdout"; echo "to stderr" >&2; exit 3
+	EOF
+	run -1 tty_build "$CTX"
+	assert_line --regexp "^$redraw => ERROR Dockerfile:2: RUN echo \"to stdout\"; .*  [0-9]+\.[0-9]s$"
+	assert_line "    > to stdout"
+	assert_line "    > to stderr"
+	assert_output --regexp "\[\+\] Build failed after [0-9]+\.[0-9]s"
+	assert_line --partial 'berth-build: Dockerfile:2: RUN `echo "to stdout"; echo "to stderr" >&2; exit 3`: exit status 3'
+	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+
+	# --progress plain on a terminal stays plain
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN echo plain
+	EOF
+	run -0 tty_build --progress plain "$CTX"
+	[[ $output != *"$esc["* ]] || fail "escape sequences in plain output: $output"
+	assert_line "Dockerfile:2: RUN echo plain"
+	assert_line "plain"
+	assert_line --regexp '^Dockerfile:2: DONE [0-9]+\.[0-9]s$'
+	# and --progress tty without a terminal draws the view anyway
+	run -0 build --progress tty "$CTX"
+	assert_output --partial " => CACHED Dockerfile:2: RUN echo plain"
+	assert_output --partial "$esc[J"
 }

@@ -236,7 +236,9 @@ interrupted() {
 		[ ! -d "$CACHE/layout" ] || check_layout "$CACHE/layout"
 		# the steps whose successor had begun are complete: the next build reuses them
 		completed=()
-		mapfile -t step < <(grep -o '^Dockerfile:[0-9]*: [A-Z]* .*' "$TEST_DIR/killed.log" | sed 's/ (cached)$//')
+		# (the instruction lines, not the lines that end a step: `Dockerfile:N: DONE 0.5s`)
+		mapfile -t step < <(grep -o '^Dockerfile:[0-9]*: [A-Z]* .*' "$TEST_DIR/killed.log" |
+			grep -Ev '^Dockerfile:[0-9]+: (DONE|ERROR) [0-9.]+s$' | sed 's/ (cached)$//')
 		for ((j = 0; j + 1 < ${#step[@]}; j++)); do completed+=("${step[$j]}"); done
 		[ "$rc" = 0 ] && completed=("${step[@]}")
 		run -0 build --cache-dir "$CACHE" --output "type=oci,dest=$OUT" -t "app:$n" "$CTX"
