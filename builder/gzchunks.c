@@ -1,5 +1,6 @@
 /* Chunked gzip layers with a member cache (see gzchunks.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <pthread.h>
@@ -40,9 +41,21 @@ struct job {
 	enum job_state state;
 };
 
+/* A member compressed here, at offset in the blob being written. */
+struct ref {
+	char *path; /* in the cache */
+	uint64_t offset;
+	size_t len;
+};
+
+#define REF_MAX 160 /* "blob HEX OFFSET LENGTH\n" */
+
 struct gz {
 	int out;
-	const char *cache;       /* NULL: none */
+	const char *cache; /* NULL: none */
+	const char *blobs; /* where the blob will be, by its digest's hex */
+	struct ref *refs;
+	size_t n_refs;
 	struct oci_hasher *blob; /* of what is written */
 	uint64_t size;
 	size_t member_cap;
@@ -80,6 +93,8 @@ static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 	return 0;
 }
 
+static int pread_all(int fd, unsigned char *buf, size_t n, off_t off);
+
 static uint32_t le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -105,18 +120,44 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 18 || (size_t)st.st_size > g->member_cap)
 		return;
-	size_t n = (size_t)st.st_size, got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, j->member + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+	size_t n = (size_t)st.st_size;
+	off_t off = 0;
+	if (fs_read_all(fd, j->member, n) != (ssize_t)n)
+		return;
+	if (n < REF_MAX && memcmp(j->member, "blob ", 5) == 0) {
+		/* a reference: the member is in a blob of the cache's layout */
+		char text[REF_MAX], hex[72];
+		long long o, len;
+		memcpy(text, j->member, n);
+		text[n] = '\0';
+		if (g->blobs == NULL || sscanf(text, "blob %71s %lld %lld", hex, &o, &len) != 3 || o < 0 ||
+		    len < 18 || (size_t)len > g->member_cap || strchr(hex, '/') != NULL)
 			return;
-		got += (size_t)r;
+		cleanup_free char *blob = NULL;
+		if (asprintf(&blob, "%s/%s", g->blobs, hex) < 0)
+			return;
+		cleanup_close int bfd = open(blob, O_RDONLY | O_CLOEXEC);
+		n = (size_t)len;
+		off = (off_t)o;
+		if (bfd < 0 || pread_all(bfd, j->member, n, off) < 0)
+			return;
 	}
 	if (le32(j->member + n - 8) == libdeflate_crc32(0, j->data, j->len) &&
 	    le32(j->member + n - 4) == (uint32_t)j->len)
 		j->member_len = n;
+}
+
+static int pread_all(int fd, unsigned char *buf, size_t n, off_t off)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
 }
 
 static void *worker(void *arg)
@@ -163,18 +204,17 @@ static int write_head(struct gz *g, bool wait, berth_error_t *err)
 		return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "layer: gzip of a chunk failed");
 	if (st != J_DONE)
 		return 0;
+	uint64_t at = g->size;
 	if (put(g, j->member, j->member_len, err) < 0)
 		return -1;
 	if (j->miss && j->path != NULL) {
-		/* into the cache; a failure there only costs a compression later */
-		berth_error_t e = NULL;
-		char *slash = strrchr(j->path, '/');
-		*slash = '\0';
-		int r = fs_mkdir_p(j->path, 0700, &e);
-		*slash = '/';
-		if (r < 0 ||
-		    fs_write_file_atomic_at(AT_FDCWD, j->path, j->member, j->member_len, 0600, &e) < 0)
-			berth_error_free(&e);
+		/* a reference to it, written once the blob's name is known */
+		struct ref *nr = realloc(g->refs, (g->n_refs + 1) * sizeof(*nr));
+		if (nr == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		g->refs = nr;
+		g->refs[g->n_refs++] = (struct ref){.path = j->path, .offset = at, .len = j->member_len};
+		j->path = NULL;
 	}
 	free(j->path);
 	j->path = NULL;
@@ -232,10 +272,30 @@ static void stop_workers(struct gz *g)
 	g->n_th = 0;
 }
 
-int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char digest[OCI_DIGEST_MAX],
-                      uint64_t *size, berth_error_t *err)
+/* The references to the members compressed here, now that the blob has a
+ * name; a failure only costs a compression later. */
+static void write_refs(struct gz *g, const char *digest)
 {
-	struct gz g = {.out = out_fd, .cache = member_cache};
+	const char *hex = strchr(digest, ':');
+	for (size_t i = 0; hex != NULL && i < g->n_refs; i++) {
+		struct ref *rf = &g->refs[i];
+		char text[REF_MAX];
+		berth_error_t e = NULL;
+		int n =
+		    snprintf(text, sizeof(text), "blob %s %" PRIu64 " %zu\n", hex + 1, rf->offset, rf->len);
+		char *slash = strrchr(rf->path, '/');
+		*slash = '\0';
+		int r = fs_mkdir_p(rf->path, 0700, &e);
+		*slash = '/';
+		if (r < 0 || fs_write_file_atomic_at(AT_FDCWD, rf->path, text, (size_t)n, 0600, &e) < 0)
+			berth_error_free(&e);
+	}
+}
+
+int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, const char *blob_dir,
+                      char digest[OCI_DIGEST_MAX], uint64_t *size, berth_error_t *err)
+{
+	struct gz g = {.out = out_fd, .cache = member_cache, .blobs = blob_dir};
 	size_t cap = MAX_CHUNK + READ_SIZE, have = 0, scanned = 0;
 	cleanup_free unsigned char *buf = malloc(cap);
 	uint64_t h = 0;
@@ -271,6 +331,10 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char dig
 			have += (size_t)n;
 		}
 		size_t cut = 0;
+		/* h holds the last 64 bytes only (a shift a byte): the bytes
+		 * before MIN_CHUNK - 64 cannot matter to a cut */
+		if (scanned < MIN_CHUNK - 64)
+			scanned = have < MIN_CHUNK - 64 ? have : MIN_CHUNK - 64;
 		while (scanned < have) {
 			h = (h << 1) + gear[buf[scanned++]];
 			if ((scanned >= MIN_CHUNK && (h & CUT_MASK) == 0) || scanned >= MAX_CHUNK) {
@@ -303,6 +367,8 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char dig
 	}
 	oci_hasher_final(g.blob, digest);
 	*size = g.size;
+	if (g.blobs != NULL)
+		write_refs(&g, digest);
 	r = 0;
 out:
 	stop_workers(&g);
@@ -315,6 +381,9 @@ out:
 		free(g.jobs[i].member);
 		free(g.jobs[i].path);
 	}
+	for (size_t i = 0; i < g.n_refs; i++)
+		free(g.refs[i].path);
+	free(g.refs);
 	pthread_cond_destroy(&g.todo);
 	pthread_cond_destroy(&g.done);
 	pthread_mutex_destroy(&g.lock);

@@ -218,8 +218,8 @@ static void *diff_thread(void *arg)
 /* The upper directory's tar (layer_diff) compressed in chunks into out:
  * the tar goes through a pipe from a thread that writes it, so it is
  * compressed as it is made and never written to disk. */
-static int diff_gzip(int ufd, int out, const char *members, const struct layer_diff_options *o,
-                     struct layer_diff_result *res, berth_error_t *err)
+static int diff_gzip(int ufd, int out, const char *members, const char *blobs,
+                     const struct layer_diff_options *o, struct layer_diff_result *res, berth_error_t *err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -235,7 +235,7 @@ static int diff_gzip(int ufd, int out, const char *members, const struct layer_d
 	}
 	char d[OCI_DIGEST_MAX];
 	uint64_t size = 0;
-	int r = gzchunks_compress(p[0], out, members, d, &size, err);
+	int r = gzchunks_compress(p[0], out, members, blobs, d, &size, err);
 	close(p[0]); /* the writer, if still writing, gets EPIPE */
 	pthread_join(th, NULL);
 	/* gzip failing makes the writer fail (EPIPE): then gzip's error; the
@@ -275,11 +275,13 @@ static int make_layer(struct builder *b, const char *upper, const char *blob_pat
 	}
 	if (dopts.compression == LAYER_COMPRESSION_GZIP) {
 		/* the tar's chunks compressed as it is made (gzchunks.h) */
-		cleanup_free char *members = NULL;
-		if (!b->o->no_cache && asprintf(&members, "%s/gz", b->cache) < 0)
+		cleanup_free char *members = NULL, *blobs = NULL;
+		if (!b->o->no_cache &&
+		    (asprintf(&members, "%s/gz", b->cache) < 0 ||
+		     asprintf(&blobs, "%s/blobs/sha256", oci_layout_path(b->cache_layout)) < 0))
 			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 		dopts.compression = LAYER_COMPRESSION_NONE;
-		if (diff_gzip(ufd, out, members, &dopts, res, err) < 0)
+		if (diff_gzip(ufd, out, members, blobs, &dopts, res, err) < 0)
 			return -1;
 	} else if (layer_diff(-1, ufd, out, &dopts, res, err) < 0) {
 		return berth_error_prefix(err, "layer");

@@ -860,8 +860,15 @@ layer_types() {
 	run -0 build -t g:1 "$CTX"
 	members=$(find "$CACHE/gz" -type f | wc -l)
 	[ "$members" -ge 8 ] || fail "expected about a chunk per MiB, got $members"
-	blob=$OUT/blobs/sha256/$(skopeo inspect "oci:$OUT:g:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	layer=$(skopeo inspect "oci:$OUT:g:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	blob=$OUT/blobs/sha256/$layer
 	gzip -t "$blob"
+	# the cache keeps no copy of a member: where it is in the layer's blob
+	for f in $(find "$CACHE/gz" -type f); do
+		read -r word hex off len <"$f"
+		assert_equal "$word $hex" "blob $layer"
+		tail -c +$((off + 1)) "$blob" | head -c "$len" | gzip -t || fail "$f: no gzip member at $off"
+	done
 	# one gzip member per chunk
 	[ "$(python3 -c 'import sys, zlib
 data = open(sys.argv[1], "rb").read(); n = 0
@@ -879,8 +886,19 @@ print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk
 	[ "$added" -ge 1 ] && [ "$added" -le 3 ] || fail "$added new chunks of $members for one changed file"
 	run -0 run_image_cmd "$OUT" g:2 tail -n 1 /big/text
 	assert_output changed
-	# a damaged member in the cache is not used (its CRC-32 does not match)
-	for f in $(find "$CACHE/gz" -type f); do head -c "$(stat -c %s "$f")" /dev/zero >"$f"; done
+	# a damaged entry in the cache is not used (the member it leads to has
+	# the wrong CRC-32 and length, or there is no member): every other one
+	# points a byte further, the rest are zeroed
+	k=0
+	for f in $(find "$CACHE/gz" -type f); do
+		k=$((k + 1))
+		read -r word hex off len <"$f"
+		if ((k % 2)); then
+			echo "blob $hex $((off + 1)) $len" >"$f"
+		else
+			head -c "$(stat -c %s "$f")" /dev/zero >"$f"
+		fi
+	done
 	echo again >>"$CTX/big/small"
 	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
 		--cache-dir "$CACHE" --output "$OUT" -t g:3 "$CTX"
