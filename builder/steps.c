@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "add_url.h"
 #include "build_int.h"
 #include "fetch.h"
 #include "fsops.h"
@@ -166,133 +167,6 @@ static int layer_meta_find(const char *meta, const char *media_type, char digest
 	return 0;
 }
 
-/* The blob at path, written by this build (its digest computed as it was
- * written), into the cache's layout: renamed into place, not copied (the
- * build's directory is in the cache, so on its file system).  The cache's
- * layout is not fsynced: a blob lost in a crash is a cache miss. */
-static int cache_adopt_blob(struct builder *b, int fd, const char *path, const char *digest, int64_t size,
-                            berth_error_t *err)
-{
-	cleanup_free char *rel = oci_layout_blob_relpath(digest, err);
-	if (rel == NULL)
-		return -1;
-	int dfd = oci_layout_dirfd(b->cache_layout);
-	char *slash = strrchr(rel, '/');
-	*slash = '\0';
-	if (mkdirat(dfd, "blobs", 0755) < 0 && errno != EEXIST)
-		return berth_error_sys(err, errno, "layer: mkdir `blobs`");
-	if (mkdirat(dfd, rel, 0755) < 0 && errno != EEXIST)
-		return berth_error_sys(err, errno, "layer: mkdir `%s`", rel);
-	*slash = '/';
-	if (fchmod(fd, 0644) == 0 && renameat(AT_FDCWD, path, dfd, rel) == 0)
-		return 0;
-	/* elsewhere (a cache directory whose tmp is a mount of its own): a copy */
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return berth_error_sys(err, errno, "layer");
-	if (oci_layout_put_blob_fd(b->cache_layout, fd, digest, size, NULL, NULL, err) < 0)
-		return berth_error_prefix(err, "layer");
-	return 0;
-}
-
-struct diff_job {
-	int ufd, out;
-	const struct layer_diff_options *o;
-	struct layer_diff_result *res;
-	berth_error_t err;
-	int r;
-};
-
-static void *diff_thread(void *arg)
-{
-	struct diff_job *j = arg;
-	sigset_t pipe_set;
-	/* a reader that failed closes the pipe: EPIPE here, not a SIGPIPE */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
-	j->r = layer_diff(-1, j->ufd, j->out, j->o, j->res, &j->err);
-	close(j->out);
-	return NULL;
-}
-
-/* The upper directory's tar (layer_diff) compressed in chunks into out:
- * the tar goes through a pipe from a thread that writes it, so it is
- * compressed as it is made and never written to disk. */
-static int diff_gzip(int ufd, int out, const char *members, const char *blobs,
-                     const struct layer_diff_options *o, struct layer_diff_result *res, berth_error_t *err)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return berth_error_sys(err, errno, "layer: pipe");
-	fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* fewer switches; the default works too */
-	struct diff_job j = {.ufd = ufd, .out = p[1], .o = o, .res = res};
-	pthread_t th;
-	int e = pthread_create(&th, NULL, diff_thread, &j);
-	if (e != 0) {
-		close(p[0]);
-		close(p[1]);
-		return berth_error_sys(err, e, "layer: a thread");
-	}
-	char d[OCI_DIGEST_MAX];
-	uint64_t size = 0;
-	int r = gzchunks_compress(p[0], out, members, blobs, d, &size, err);
-	close(p[0]); /* the writer, if still writing, gets EPIPE */
-	pthread_join(th, NULL);
-	/* gzip failing makes the writer fail (EPIPE): then gzip's error; the
-	 * writer failing ends the tar early: then the writer's */
-	if (r < 0) {
-		berth_error_free(&j.err);
-		return berth_error_prefix(err, "layer");
-	}
-	if (j.r < 0) {
-		*err = j.err;
-		return berth_error_prefix(err, "layer");
-	}
-	snprintf(res->digest, sizeof(res->digest), "%.*s", (int)sizeof(res->digest) - 1, d);
-	res->size = size;
-	return 0;
-}
-
-/* The overlay upper directory as a layer blob in the build's compression
- * (written to blob_path first), put into the cache's layout unless it has
- * no entries. */
-static int make_layer(struct builder *b, const char *upper, const char *blob_path,
-                      struct layer_diff_result *res, berth_error_t *err)
-{
-	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (out < 0 || ufd < 0)
-		return berth_error_sys(err, errno, "layer of `%s`", upper);
-	struct layer_diff_options dopts = {
-	    .size = sizeof(dopts),
-	    .flags = LAYER_DIFF_OVERLAY,
-	    .compression =
-	        b->o->compression == LAYER_COMPRESSION_AUTO ? LAYER_COMPRESSION_GZIP : b->o->compression,
-	};
-	if (b->o->has_source_date_epoch) {
-		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
-		dopts.source_date_epoch = b->o->source_date_epoch;
-	}
-	if (dopts.compression == LAYER_COMPRESSION_GZIP) {
-		/* the tar's chunks compressed as it is made (gzchunks.h) */
-		cleanup_free char *members = NULL, *blobs = NULL;
-		if (!b->o->no_cache &&
-		    (asprintf(&members, "%s/gz", b->cache) < 0 ||
-		     asprintf(&blobs, "%s/blobs/sha256", oci_layout_path(b->cache_layout)) < 0))
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
-		dopts.compression = LAYER_COMPRESSION_NONE;
-		if (diff_gzip(ufd, out, members, blobs, &dopts, res, err) < 0)
-			return -1;
-	} else if (layer_diff(-1, ufd, out, &dopts, res, err) < 0) {
-		return berth_error_prefix(err, "layer");
-	}
-	if (res->entries == 0)
-		return 0;
-	if (cache_adopt_blob(b, out, blob_path, res->digest, (int64_t)res->size, err) < 0)
-		return -1;
-	return 0;
-}
-
 /* Applies the cached layer of key to the stage: 1 on a hit, 0 on a miss. */
 static int cache_take(struct builder *b, struct sstate *s, const char *key, const char *created_by,
                       berth_error_t *err)
@@ -309,6 +183,7 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 		return 0;
 	}
 	if (strncmp(meta, "empty", 5) == 0) {
+		utimensat(dfd, "layer", NULL, 0); /* used now (prune.h) */
 		if (build_history(s, b, created_by, true, err) < 0)
 			return -1;
 		memcpy(s->chain, key, sizeof(s->chain));
@@ -327,7 +202,7 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 			return 0;
 		if (asprintf(&tmpf, "%s/layer%u", b->tmp, ++b->counter) < 0)
 			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
-		int lr = make_layer(b, upper, tmpf, &res, err);
+		int lr = steps_make_layer(b, upper, tmpf, &res, err);
 		unlink(tmpf);
 		if (lr < 0)
 			return -1;
@@ -346,6 +221,9 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 	berth_error_free(&e);
 	if (has != 1)
 		return 0;
+	/* used now: `berth-build prune --keep-storage` removes the steps
+	 * used longest ago first */
+	utimensat(dfd, "layer", NULL, 0);
 	if (build_push_layer(s, layer_media_type(b), digest, size, diff_id, b->cache_layout, err) < 0 ||
 	    build_strv_push(&s->lowers, &s->n_lowers, upper) < 0 ||
 	    build_history(s, b, created_by, false, err) < 0)
@@ -369,7 +247,7 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 	if (asprintf(&blob_path, "%s/layer.blob", st->dir) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	struct layer_diff_result res;
-	if (make_layer(b, st->upper, blob_path, &res, err) < 0)
+	if (steps_make_layer(b, st->upper, blob_path, &res, err) < 0)
 		return -1;
 
 	cleanup_free char *dir = entry_dir(b, key), *final_upper = NULL, *steps = NULL;
@@ -447,6 +325,7 @@ int steps_unpack_base(struct builder *b, struct oci_layout *layout, const struct
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "base");
 	struct stat sb;
 	if (stat(final, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		utimensat(AT_FDCWD, final, NULL, 0); /* used now (prune.h) */
 		*dir = steal_ptr(&final);
 		return 0;
 	}
@@ -959,9 +838,7 @@ static int reopen(int fd, int flags)
 	return open(p, flags | O_CLOEXEC);
 }
 
-/* mkdir -p in the root (new directories 0755 uid:gid); the directory
- * opened for reading. */
-static int mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err)
+int steps_mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err)
 {
 	int pfd = fsops_mkdir_in_root(root_fd, path, 0755, uid, gid, NULL, err);
 	if (pfd < 0)
@@ -1003,7 +880,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	if (S_ISDIR(sb.st_mode)) {
 		/* a directory: its contents into dest */
 		cleanup_close int wdfd = -1;
-		if (!co->dry && (wdfd = mkdir_open(merged_fd, dest, duid, dgid, err)) < 0)
+		if (!co->dry && (wdfd = steps_mkdir_open(merged_fd, dest, duid, dgid, err)) < 0)
 			return -1;
 		cleanup_close int rsfd = reopen(sfd, O_RDONLY | O_DIRECTORY);
 		if (rsfd < 0)
@@ -1025,7 +902,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 				oci_hasher_update(co->hash, d, strlen(d) + 1);
 				return 0;
 			}
-			cleanup_close int wdfd = mkdir_open(merged_fd, dest, 0, 0, err);
+			cleanup_close int wdfd = steps_mkdir_open(merged_fd, dest, 0, 0, err);
 			if (wdfd < 0)
 				return -1;
 			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
@@ -1048,7 +925,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	if (parent == NULL || name == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy");
 	cleanup_close int wpfd = -1;
-	if (!co->dry && (wpfd = mkdir_open(merged_fd, *parent ? parent : "/", duid, dgid, err)) < 0)
+	if (!co->dry && (wpfd = steps_mkdir_open(merged_fd, *parent ? parent : "/", duid, dgid, err)) < 0)
 		return -1;
 	/* the source's own name: copy from its parent directory */
 	cleanup_free char *sparent = NULL;
@@ -1096,112 +973,6 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	o2.ignore = NULL;  /* the match was checked already */
 	o2.exclude = NULL; /* (by its name) */
 	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
-}
-
-/* ---- ADD <url> ---- */
-
-struct url_src {
-	const char *url;
-	char *tmp;  /* the download */
-	char *dest; /* the file's path in the image */
-	char mtime[24];
-	struct fetch_result res;
-};
-
-struct urls {
-	struct url_src *v;
-	size_t n;
-};
-
-static void urls_free(struct urls *u)
-{
-	for (size_t i = 0; i < u->n; i++) {
-		if (u->v[i].tmp != NULL)
-			unlink(u->v[i].tmp);
-		free(u->v[i].tmp);
-		free(u->v[i].dest);
-	}
-	free(u->v);
-	memset(u, 0, sizeof(*u));
-}
-
-/* Downloads every URL source of the ADD; a destination ending in / takes
- * the name the URL's path ends with. */
-static int urls_fetch(struct builder *b, const struct df_instr *in, const char *dest, bool dest_dir,
-                      struct urls *u, berth_error_t *err)
-{
-	for (size_t i = 0; in->srcs[i]; i++) {
-		if (!fetch_is_url(in->srcs[i]))
-			continue;
-		struct url_src *nv = realloc(u->v, (u->n + 1) * sizeof(*nv));
-		if (nv == NULL)
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
-		u->v = nv;
-		struct url_src *d = memset(&nv[u->n++], 0, sizeof(*nv));
-		d->url = in->srcs[i];
-		if (dest_dir) {
-			cleanup_free char *name = fetch_url_filename(d->url);
-			if (name == NULL)
-				return berth_error_invalid(err, "cannot determine filename from url: %s",
-				                           d->url);
-			if (asprintf(&d->dest, "%s/%s", strcmp(dest, "/") == 0 ? "" : dest, name) < 0)
-				d->dest = NULL;
-		} else {
-			d->dest = strdup(dest);
-		}
-		if (d->dest == NULL || asprintf(&d->tmp, "%s/dl%u", b->tmp, ++b->counter) < 0) {
-			d->tmp = NULL;
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
-		}
-		cleanup_close int fd = open(d->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return berth_error_sys(err, errno, "ADD: `%s`", d->tmp);
-		build_progress(b, "%s:%d: ADD: downloading %s", b->df_name, in->pos.line, d->url);
-		if (fetch_url(d->url, in->checksum, fd, &d->res, err) < 0)
-			return -1;
-		/* no Last-Modified: the time of the download (clamped with
-		 * SOURCE_DATE_EPOCH like every mtime of the layer) */
-		int64_t mt = d->res.has_mtime ? d->res.mtime : (int64_t)time(NULL);
-		snprintf(d->mtime, sizeof(d->mtime), "%" PRId64, d->res.has_mtime ? mt : -1);
-		d->res.mtime = mt;
-	}
-	return 0;
-}
-
-/* The downloads into the image: mode 0600 (or --chmod), root (or
- * --chown), mtime from Last-Modified; never extracted. */
-static int urls_copy(int merged_fd, const struct urls *u, const struct fsops_copy_opts *co,
-                     berth_error_t *err)
-{
-	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
-	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
-	for (size_t i = 0; i < u->n; i++) {
-		const struct url_src *d = &u->v[i];
-		const char *slash = strrchr(d->dest, '/');
-		cleanup_free char *parent = strndup(d->dest, (size_t)(slash - d->dest));
-		if (parent == NULL)
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
-		cleanup_close int pfd = mkdir_open(merged_fd, *parent ? parent : "/", uid, gid, err);
-		cleanup_close int in = open(d->tmp, O_RDONLY | O_CLOEXEC);
-		if (pfd < 0 || in < 0)
-			return *err ? -1 : berth_error_sys(err, errno, "ADD %s", d->url);
-		if (unlinkat(pfd, slash + 1, 0) < 0 && errno != ENOENT)
-			return berth_error_sys(err, errno, "ADD %s: replace `%s`", d->url, d->dest);
-		cleanup_close int out =
-		    openat(pfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (out < 0)
-			return berth_error_sys(err, errno, "ADD %s: create `%s`", d->url, d->dest);
-		char buf[65536];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (fs_write_all(out, buf, (size_t)n) < 0)
-				return berth_error_sys(err, errno, "ADD %s: write `%s`", d->url, d->dest);
-		struct timespec ts[2] = {{.tv_sec = (time_t)d->res.mtime}, {.tv_sec = (time_t)d->res.mtime}};
-		if (n < 0 || fchown(out, uid, gid) < 0 ||
-		    fchmod(out, fsops_copy_mode(co, S_IFREG | 0600)) < 0 || futimens(out, ts) < 0)
-			return berth_error_sys(err, errno, "ADD %s: `%s`", d->url, d->dest);
-	}
-	return 0;
 }
 
 /* Every match and heredoc of a COPY/ADD to dest (or, with co->dry, into
@@ -1513,7 +1284,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	co.hash = NULL;
 	co.dry = false;
 	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
-	    urls_copy(st.merged_fd, &dls, &co, err) < 0)
+	    urls_fetch_deferred(b, in, &dls, err) < 0 || urls_copy(st.merged_fd, &dls, &co, err) < 0)
 		goto fail;
 	if (step_commit(b, s, &st, key, by, err) < 0)
 		goto fail;

@@ -429,18 +429,34 @@ start_http() {
 	tar_mtime=$(stat -c %Y "$TEST_DIR/www/a.tar.gz")
 	assert_equal "$(cat "$r/stat" | tr '\n' ' ')" "600 0 $mtime 640 1000 $mtime 600 0 $tar_mtime "
 
-	# unchanged content: a cache hit; changed content: a miss
+	# unchanged content: a cache hit; changed content: a miss. With
+	# --checksum, the hit needs no download (the others are downloaded to
+	# know their content)
+	gets() { grep -c "\"GET $1 HTTP" "$TEST_DIR/http.log"; }
+	assert_equal "$(gets /sub/file.txt)" 1
 	run -0 build -t url:1 "$CTX"
 	assert_output --partial "ADD $url/sub/file.txt /dl/ (cached)"
 	assert_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
+	assert_equal "$(gets /sub/file.txt)" 1
+	assert_equal "$(gets /a.tar.gz)" 2
+	refute_output --partial "ADD: downloading $url/sub/file.txt"$'\n'
+	# the same URL and checksum to another place: a miss, downloaded then
+	echo "ADD --checksum=sha256:$sum $url/sub/file.txt /dl2/" >>"$CTX/Dockerfile"
+	run -0 build -t url:1 "$CTX"
+	refute_output --partial "/dl2/ (cached)"
+	assert_equal "$(gets /sub/file.txt)" 2
+	run -0 umoci unpack --image "$OUT:url:1" "$TEST_DIR/umoci2"
+	assert_equal "$(cat "$TEST_DIR/umoci2/rootfs/dl2/file.txt")" "served over http"
+	assert_equal "$(stat -c %Y "$TEST_DIR/umoci2/rootfs/dl2/file.txt")" "$mtime"
 	echo "new" >"$TEST_DIR/www/a.tar.gz"
 	run -0 build -t url:1 "$CTX"
 	refute_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
 
-	# a wrong checksum: the URL and both digests; no image
+	# a wrong checksum: the URL and both digests; no image (--no-cache: a
+	# cached step with that checksum would download nothing, as in BuildKit)
 	echo "changed on the server" >"$TEST_DIR/www/sub/file.txt"
 	new=$(sha256sum "$TEST_DIR/www/sub/file.txt" | cut -d' ' -f1)
-	run -1 build -t url:2 "$CTX"
+	run -1 build --no-cache -t url:2 "$CTX"
 	assert_output --partial "Dockerfile:2: ADD: $url/sub/file.txt: checksum mismatch: expected sha256:$sum, got sha256:$new"
 	run -0 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
 	refute_output --partial "url:2"
@@ -945,6 +961,60 @@ print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk
 	[ "$status" = 0 ] || fail "no layer blob in the output on tmpfs"
 	assert_equal "$sum" "$layer"
 	assert_equal "$links" 1
+}
+
+@test "build: prune removes what no cached step needs; --keep-storage the steps used longest ago; --all everything" {
+	mkdir "$CTX/a" "$CTX/b"
+	head -c 3000000 /dev/urandom >"$CTX/a/r"
+	head -c 3000000 /dev/urandom >"$CTX/b/r"
+	printf 'FROM busybox\nCOPY a /a\n' >"$CTX/Dockerfile.a"
+	printf 'FROM busybox\nCOPY b /b\n' >"$CTX/Dockerfile.b"
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	layer_a=$(skopeo inspect "oci:$OUT:a:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	run -0 build -f "$CTX/Dockerfile.b" -t b:1 "$CTX"
+	layer_b=$(skopeo inspect "oci:$OUT:b:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	# what nothing references: a blob, a member copy of an older build,
+	# a member whose blob is gone, a step a killed build left half-made
+	head -c 1000 /dev/urandom >"$CACHE/layout/blobs/sha256/$(printf '%064d' 0)"
+	mkdir -p "$CACHE/gz/00" "$CACHE/steps/0123456789abcdef0123456789abcdef/u"
+	head -c 5000 /dev/urandom >"$CACHE/gz/00/copy"
+	echo "blob $(printf '%064d' 1) 0 100" >"$CACHE/gz/00/dangling"
+	members=$(find "$CACHE/gz" -type f | wc -l)
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE"
+	assert_output --regexp '^removed 1 steps, 0 bases, 1 blobs, 2 gzip members: [0-9.]+ MiB -> [0-9.]+ MiB$'
+	[ ! -e "$CACHE/layout/blobs/sha256/$(printf '%064d' 0)" ] || fail "an unreferenced blob was kept"
+	[ ! -e "$CACHE/steps/0123456789abcdef0123456789abcdef" ] || fail "a half-made step was kept"
+	assert_equal "$(find "$CACHE/gz" -type f | wc -l)" $((members - 2))
+	[ -e "$CACHE/layout/blobs/sha256/$layer_a" ] && [ -e "$CACHE/layout/blobs/sha256/$layer_b" ] ||
+		fail "a cached step's blob was removed"
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	assert_output --partial "COPY a /a (cached)"
+	# a is used again now: b goes first, then (the limit lower) a
+	size=$(du -sB1 "$CACHE" | cut -f1)
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE" --keep-storage $((size - 1000000))
+	assert_output --regexp '^removed 1 steps, '
+	[ -e "$CACHE/layout/blobs/sha256/$layer_a" ] || fail "the step used last was removed"
+	[ ! -e "$CACHE/layout/blobs/sha256/$layer_b" ] || fail "the step used longest ago was kept"
+	[ "$(du -sB1 "$CACHE" | cut -f1)" -le $((size - 1000000)) ] || fail "the cache is larger than --keep-storage"
+	# a member that led into b's blob is gone with it
+	grep -rl "$layer_b" "$CACHE/gz" && fail "members of a removed blob were kept"
+	run -0 build -f "$CTX/Dockerfile.b" -t b:1 "$CTX"
+	refute_output --partial "COPY b /b (cached)"
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	assert_output --partial "COPY a /a (cached)"
+	# the output layout is the user's: untouched, valid
+	run -0 umoci unpack --image "$OUT:a:1" "$TEST_DIR/u"
+	cmp "$CTX/a/r" "$TEST_DIR/u/rootfs/a/r"
+	# --all: nothing but the lock; the next build starts over
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE" --all
+	assert_equal "$(ls -A "$CACHE")" lock
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	refute_output --partial "(cached)"
+	# bad input
+	run -2 "$BUILD_BIN" prune --cache-dir "$CACHE" --keep-storage 12x
+	assert_output --partial "--keep-storage \`12x\`: expected a size"
+	run -1 "$BUILD_BIN" prune --cache-dir "$TEST_DIR/none"
+	assert_output "berth-build prune: cache \`$TEST_DIR/none\`: No such file or directory"
 }
 
 @test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {
