@@ -16,7 +16,7 @@
  * No reply.  The renderer reads until F (then drains what is left and
  * exits) or until the socket's end of file (the builder died: it says the
  * build was interrupted).  It ignores SIGINT, SIGQUIT and SIGTERM so that
- * a ^C on the terminal still gets a clean last screen. */
+ * a ^C on the terminal still gets a clean last screen, and SIGHUP. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -582,6 +582,9 @@ static void renderer_main(int sock, int err_in, int term)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	/* a hung-up terminal: writes fail, the build's output is still read
+	 * (or its writes to stderr would kill it) */
+	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &sc.t0);
 	fcntl(err_in, F_SETFL, O_NONBLOCK);
