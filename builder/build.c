@@ -90,12 +90,14 @@ int build_fail(const struct builder *b, const struct df_instr *in, berth_error_t
 void build_progress(const struct builder *b, const char *fmt, ...)
 {
 	va_list ap;
-	if (b->o->quiet)
+	cleanup_free char *text = NULL;
+	if (b->o->quiet || b->progress == NULL)
 		return;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n >= 0)
+		progress_log(b->progress, "%s", text);
 }
 
 static char *json_of_strv(char *const *v)
@@ -940,7 +942,41 @@ static int build_level(struct builder *b, const size_t *idx, size_t n, berth_err
 
 /* ---- output ---- */
 
-static int copy_blob(struct oci_layout *dst, const struct blayer *l, berth_error_t *err)
+/* A hard link to the blob in dst (blobs never change in place), made
+ * durable when dst is; 1 when made, 0 when a link cannot be (another file
+ * system: the caller copies). */
+static int link_blob(struct oci_layout *dst, bool durable, const struct blayer *l, const char *rel,
+                     berth_error_t *err)
+{
+	int sfd = oci_layout_dirfd(l->src), dfd = oci_layout_dirfd(dst);
+	cleanup_free char *dir = strdup(rel);
+	if (dir == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "blob");
+	*strrchr(dir, '/') = '\0';
+	if ((mkdirat(dfd, "blobs", 0755) < 0 && errno != EEXIST) ||
+	    (mkdirat(dfd, dir, 0755) < 0 && errno != EEXIST))
+		return berth_error_sys(err, errno, "blob %s: mkdir `%s`", l->digest, dir);
+	if (linkat(sfd, rel, dfd, rel, 0) < 0) {
+		if (errno == EEXIST)
+			return 1;
+		return 0;
+	}
+	if (!durable)
+		return 1;
+	/* what a copy would have done: the data, then the name */
+	cleanup_close int fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC);
+	cleanup_close int dirfd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0 || dirfd < 0 || fsync(dirfd) < 0)
+		return berth_error_sys(err, errno, "blob %s: fsync", l->digest);
+	return 1;
+}
+
+/* A blob of the build into the output: a link when it is one that this
+ * build or an earlier one wrote into the cache (its digest computed as it
+ * was written), else a verified copy (a base image's layout is the
+ * user's: its blobs are read and checked). */
+static int copy_blob(const struct builder *b, struct oci_layout *dst, bool durable, const struct blayer *l,
+                     berth_error_t *err)
 {
 	int has = oci_layout_has_blob(dst, l->digest, err);
 	if (has != 0)
@@ -948,6 +984,9 @@ static int copy_blob(struct oci_layout *dst, const struct blayer *l, berth_error
 	cleanup_free char *rel = oci_layout_blob_relpath(l->digest, err);
 	if (rel == NULL)
 		return -1;
+	int linked = l->src == b->cache_layout ? link_blob(dst, durable, l, rel, err) : 0;
+	if (linked != 0)
+		return linked < 0 ? -1 : 0;
 	cleanup_close int fd = openat(oci_layout_dirfd(l->src), rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return berth_error_sys(err, errno, "blob %s in `%s`", l->digest, oci_layout_path(l->src));
@@ -974,7 +1013,7 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 	if (oci_layout_open(dest, &lo, &out, err) < 0)
 		return berth_error_prefix(err, "output `%s`", dest);
 	for (size_t i = 0; i < s->n_layers; i++)
-		if (copy_blob(out, &s->layers[i], err) < 0)
+		if (copy_blob(b, out, lo.fsync, &s->layers[i], err) < 0)
 			return berth_error_prefix(err, "output `%s`", dest);
 	if ((cjson = oci_image_config_to_json(s->cfg, false, err)) == NULL)
 		return -1;
@@ -1212,8 +1251,11 @@ int build_run(const struct build_options *o, struct build_result *res, berth_err
 	else
 		snprintf(b.created + n, sizeof(b.created) - n, "Z");
 
-	/* 1. the Dockerfile, .dockerignore, the build contexts */
+	/* 1. the progress display; the Dockerfile, .dockerignore, the build
+	 * contexts */
 	memset(&b.df, 0, sizeof(b.df));
+	if (progress_open(o->quiet ? PROGRESS_QUIET : o->progress, &b.progress, err) < 0)
+		return -1;
 	if (read_dockerfile(&b, err) < 0)
 		goto out;
 	b.ctx_fd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1261,5 +1303,6 @@ int build_run(const struct build_options *o, struct build_result *res, berth_err
 out:
 	/* 5. */
 	teardown(&b);
+	progress_close(b.progress, r == 0);
 	return r;
 }

@@ -32,6 +32,7 @@
 
 #include "digest.h"
 #include "layer.h"
+#include "progress.h"
 #include "util/error.h"
 
 struct build_options {
@@ -51,13 +52,15 @@ struct build_options {
 	bool no_cache;              /* neither read nor write the cache */
 	bool has_source_date_epoch;
 	int64_t source_date_epoch;
-	/* progress lines on stderr */
+	/* no progress lines on stderr (the same as progress = PROGRESS_QUIET) */
 	bool quiet;
 	/* the output is a tar of the layout (type=oci,dest=FILE.tar) */
 	bool output_tar;
 	/* of the layers the build makes: LAYER_COMPRESSION_GZIP (AUTO means
 	 * that too), _ZSTD or _NONE */
 	enum layer_compression compression;
+	/* the progress display (progress.h) */
+	enum progress_mode progress;
 };
 
 struct build_result {

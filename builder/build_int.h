@@ -10,6 +10,7 @@
 #include "dockerignore.h"
 #include "image_spec.h"
 #include "layout.h"
+#include "progress.h"
 #include "stages.h"
 #include "statcache.h"
 
@@ -70,6 +71,7 @@ struct builder {
 	char created[64]; /* RFC 3339 */
 	/* file digests by stat (statcache.h), opened by the first COPY */
 	struct statcache *digests;
+	struct progress *progress; /* NULL until opened */
 };
 
 /* steps.c */
@@ -81,6 +83,16 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 /* The root directory of an image (unpacked into the cache once). */
 int steps_unpack_base(struct builder *b, struct oci_layout *layout, const struct oci_image *img, char **dir,
                       berth_error_t *err);
+/* mkdir -p in the root (new directories 0755 uid:gid); the directory
+ * opened for reading. */
+int steps_mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err);
+
+/* layer_make.c: the upper directory as a layer blob in the build's
+ * compression (written to blob_path, then renamed into the cache's layout
+ * unless it has no entries). */
+int steps_make_layer(struct builder *b, const char *upper, const char *blob_path,
+                     struct layer_diff_result *res, berth_error_t *err);
+
 /* A read-only view of a built stage for COPY --from. */
 int steps_stage_view(struct builder *b, struct sstate *s, const char **dir, berth_error_t *err);
 

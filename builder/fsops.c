@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -160,6 +162,17 @@ static void hash_meta(struct oci_hasher *h, const char *rel, const struct stat *
 static int copy_data(int in, int out, struct oci_hasher *h)
 {
 	char buf[65536];
+	if (h == NULL) {
+		/* in the kernel, without the copy through this buffer; a file
+		 * system that cannot (EINVAL) gets the loop below */
+		ssize_t r;
+		while ((r = sendfile(out, in, NULL, 1 << 30)) > 0 || (r < 0 && errno == EINTR))
+			;
+		if (r == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+	}
 	for (;;) {
 		ssize_t r = read(in, buf, sizeof(buf));
 		if (r < 0 && errno == EINTR)
@@ -421,6 +434,96 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* ---- copying a directory's entries on two threads ----
+ *
+ * Creating files is most of a large COPY: the subdirectories of a directory
+ * are shared between the caller's thread and one helper (each takes the
+ * next one, and copies it whole), once the caller has done the other
+ * entries.  Not the files of one directory: two threads creating in one
+ * directory wait for each other on its lock.  The directory's own times
+ * are set after both are done.  A helper does not start helpers. */
+
+struct par_copy {
+	int src_fd, dst_fd;
+	const char *rel;
+	const struct fsops_copy_opts *o;
+	char **names;
+	const bool *is_dir;
+	size_t n;
+	size_t next;       /* the next entry to take (atomic) */
+	bool failed;       /* (atomic) */
+	berth_error_t err; /* the helper's */
+};
+
+static __thread bool in_helper;
+
+static int copy_dirs(struct par_copy *p, berth_error_t *err)
+{
+	for (;;) {
+		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
+			return 0;
+		size_t i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		if (i >= p->n)
+			return 0;
+		if (!p->is_dir[i])
+			continue;
+		cleanup_free char *sub = join_rel(p->rel, p->names[i]);
+		if (sub == NULL ||
+		    fsops_copy(p->src_fd, p->names[i], sub, p->dst_fd, p->names[i], p->o, err) < 0) {
+			__atomic_store_n(&p->failed, true, __ATOMIC_RELAXED);
+			return *err ? -1 : berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy `%s`", p->rel);
+		}
+	}
+}
+
+static void *copy_helper(void *arg)
+{
+	struct par_copy *p = arg;
+	in_helper = true;
+	copy_dirs(p, &p->err);
+	return NULL;
+}
+
+static int copy_parallel(int src_fd, const char *rel, int dst_fd, const struct fsops_copy_opts *o,
+                         char **names, size_t n, berth_error_t *err)
+{
+	cleanup_free bool *is_dir = calloc(n, sizeof(bool));
+	if (is_dir == NULL)
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy `%s`", rel);
+	size_t dirs = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		is_dir[i] = fstatat(src_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode);
+		dirs += is_dir[i];
+	}
+	struct par_copy p = {
+	    .src_fd = src_fd, .dst_fd = dst_fd, .rel = rel, .o = o, .names = names, .is_dir = is_dir, .n = n};
+	pthread_t th;
+	bool helper = dirs >= 2 && pthread_create(&th, NULL, copy_helper, &p) == 0;
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (is_dir[i])
+			continue;
+		cleanup_free char *sub = join_rel(rel, names[i]);
+		if (sub == NULL)
+			r = berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy `%s`", rel);
+		else
+			r = fsops_copy(src_fd, names[i], sub, dst_fd, names[i], o, err);
+		if (r < 0)
+			__atomic_store_n(&p.failed, true, __ATOMIC_RELAXED);
+	}
+	if (r == 0)
+		r = copy_dirs(&p, err);
+	if (helper)
+		pthread_join(th, NULL);
+	if (r == 0 && p.err != NULL) {
+		*err = p.err;
+		return -1;
+	}
+	berth_error_free(&p.err);
+	return r;
+}
+
 int fsops_copy_contents(int src_fd, const char *rel, int dst_fd, const struct fsops_copy_opts *o,
                         berth_error_t *err)
 {
@@ -457,6 +560,10 @@ int fsops_copy_contents(int src_fd, const char *rel, int dst_fd, const struct fs
 	}
 	if (n > 0)
 		qsort(names, n, sizeof(*names), name_cmp);
+	if (!o->dry && o->hash == NULL && !in_helper && n >= 2) {
+		r = copy_parallel(src_fd, rel, dst_fd, o, names, n, err);
+		goto out;
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		cleanup_free char *sub = join_rel(rel, names[i]);
 		if (sub == NULL)

@@ -1,5 +1,6 @@
 /* Chunked gzip layers with a member cache (see gzchunks.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <pthread.h>
@@ -20,34 +21,53 @@
 #define CUT_MASK  ((1ull << 20) - 1) /* a cut about every MiB past MIN_CHUNK */
 #define READ_SIZE (1024u * 1024u)
 
-/* A batch of chunks: looked up in the cache one after the other, the
- * misses compressed in parallel (a thread per core, at most MAX_THREADS),
- * then written in order. */
-#define BATCH       8
+/* A ring of chunks: the reader (the caller's thread) cuts chunks and looks
+ * each up in the cache; worker threads (one per core, at most MAX_THREADS)
+ * compress the misses while the reader goes on; the reader writes the
+ * members in order as they are done (waiting for the oldest when the ring
+ * is full). */
+#define SLOTS       16
 #define MAX_THREADS 4
+
+enum job_state { J_FREE, J_TODO, J_BUSY, J_DONE, J_FAILED };
 
 struct job {
 	unsigned char *data; /* the chunk (MAX_CHUNK) */
 	size_t len;
 	unsigned char *member; /* its gzip member */
-	size_t member_len;     /* 0: to compress */
-	char *path;            /* its place in the cache, or NULL */
+	size_t member_len;
+	char *path; /* its place in the cache, or NULL */
+	bool miss;  /* compressed here: into the cache when written */
+	enum job_state state;
 };
+
+/* A member compressed here, at offset in the blob being written. */
+struct ref {
+	char *path; /* in the cache */
+	uint64_t offset;
+	size_t len;
+};
+
+#define REF_MAX 160 /* "blob HEX OFFSET LENGTH\n" */
 
 struct gz {
 	int out;
-	const char *cache;       /* NULL: none */
+	const char *cache; /* NULL: none */
+	const char *blobs; /* where the blob will be, by its digest's hex */
+	struct ref *refs;
+	size_t n_refs;
 	struct oci_hasher *blob; /* of what is written */
 	uint64_t size;
 	size_t member_cap;
 	char tag[64]; /* compressor and level, part of a member's key */
-	struct job jobs[BATCH];
-	size_t n_jobs;
-	size_t n_threads;
-	/* the workers' share */
+	struct job jobs[SLOTS];
+	size_t head, tail; /* the next to write, the next to fill (slot: % SLOTS) */
+	pthread_t th[MAX_THREADS];
+	size_t n_threads, n_th;
+	/* shared with the workers */
 	pthread_mutex_t lock;
-	size_t next;
-	bool failed;
+	pthread_cond_t todo, done;
+	bool stop;
 };
 
 static uint64_t gear[256];
@@ -72,6 +92,8 @@ static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 	g->size += len;
 	return 0;
 }
+
+static int pread_all(int fd, unsigned char *buf, size_t n, off_t off);
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -98,114 +120,182 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 18 || (size_t)st.st_size > g->member_cap)
 		return;
-	size_t n = (size_t)st.st_size, got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, j->member + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+	size_t n = (size_t)st.st_size;
+	off_t off = 0;
+	if (fs_read_all(fd, j->member, n) != (ssize_t)n)
+		return;
+	if (n < REF_MAX && memcmp(j->member, "blob ", 5) == 0) {
+		/* a reference: the member is in a blob of the cache's layout */
+		char text[REF_MAX], hex[72];
+		long long o, len;
+		memcpy(text, j->member, n);
+		text[n] = '\0';
+		if (g->blobs == NULL || sscanf(text, "blob %71s %lld %lld", hex, &o, &len) != 3 || o < 0 ||
+		    len < 18 || (size_t)len > g->member_cap || strchr(hex, '/') != NULL)
 			return;
-		got += (size_t)r;
+		cleanup_free char *blob = NULL;
+		if (asprintf(&blob, "%s/%s", g->blobs, hex) < 0)
+			return;
+		cleanup_close int bfd = open(blob, O_RDONLY | O_CLOEXEC);
+		n = (size_t)len;
+		off = (off_t)o;
+		if (bfd < 0 || pread_all(bfd, j->member, n, off) < 0)
+			return;
 	}
 	if (le32(j->member + n - 8) == libdeflate_crc32(0, j->data, j->len) &&
 	    le32(j->member + n - 4) == (uint32_t)j->len)
 		j->member_len = n;
 }
 
+static int pread_all(int fd, unsigned char *buf, size_t n, off_t off)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
 static void *worker(void *arg)
 {
 	struct gz *g = arg;
 	struct libdeflate_compressor *c = libdeflate_alloc_compressor(LEVEL);
+	pthread_mutex_lock(&g->lock);
 	for (;;) {
-		pthread_mutex_lock(&g->lock);
-		size_t i = g->next;
-		while (i < g->n_jobs && g->jobs[i].member_len != 0)
-			i++;
-		g->next = i + 1;
-		if (c == NULL)
-			g->failed = true;
-		pthread_mutex_unlock(&g->lock);
-		if (i >= g->n_jobs || c == NULL)
-			break;
-		struct job *j = &g->jobs[i];
-		j->member_len = libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap);
-		if (j->member_len == 0) {
-			pthread_mutex_lock(&g->lock);
-			g->failed = true;
-			pthread_mutex_unlock(&g->lock);
+		struct job *j = NULL;
+		for (size_t n = g->head; n < g->tail && j == NULL; n++)
+			if (g->jobs[n % SLOTS].state == J_TODO)
+				j = &g->jobs[n % SLOTS];
+		if (j == NULL) {
+			if (g->stop)
+				break;
+			pthread_cond_wait(&g->todo, &g->lock);
+			continue;
 		}
+		j->state = J_BUSY;
+		pthread_mutex_unlock(&g->lock);
+		j->member_len =
+		    c != NULL ? libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap) : 0;
+		pthread_mutex_lock(&g->lock);
+		j->state = j->member_len != 0 ? J_DONE : J_FAILED;
+		pthread_cond_broadcast(&g->done);
 	}
+	pthread_mutex_unlock(&g->lock);
 	if (c != NULL)
 		libdeflate_free_compressor(c);
 	return NULL;
 }
 
-static int flush_batch(struct gz *g, berth_error_t *err)
+/* Writes the oldest chunk's member, waiting for it when wait is set; 1 when
+ * written, 0 when not done yet. */
+static int write_head(struct gz *g, bool wait, berth_error_t *err)
 {
-	bool miss[BATCH] = {false};
-	size_t misses = 0;
-	for (size_t i = 0; i < g->n_jobs; i++) {
-		struct job *j = &g->jobs[i];
-		j->member_len = 0;
-		free(j->path);
-		j->path = NULL;
-		if (g->cache != NULL)
-			lookup(g, j, err);
-		if (*err != NULL)
-			return -1;
-		miss[i] = j->member_len == 0;
-		misses += miss[i];
-	}
-	/* the misses: in parallel (the calling thread works too) */
-	pthread_t th[MAX_THREADS];
-	size_t n_th = 0;
-	g->next = 0;
-	g->failed = false;
-	for (size_t t = 1; t < g->n_threads && t < misses; t++)
-		if (pthread_create(&th[n_th], NULL, worker, g) == 0)
-			n_th++;
-	worker(g);
-	for (size_t t = 0; t < n_th; t++)
-		pthread_join(th[t], NULL);
-	if (g->failed)
+	struct job *j = &g->jobs[g->head % SLOTS];
+	pthread_mutex_lock(&g->lock);
+	while (wait && (j->state == J_TODO || j->state == J_BUSY))
+		pthread_cond_wait(&g->done, &g->lock);
+	enum job_state st = j->state;
+	pthread_mutex_unlock(&g->lock);
+	if (st == J_FAILED)
 		return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "layer: gzip of a chunk failed");
-	for (size_t i = 0; i < g->n_jobs; i++) {
-		struct job *j = &g->jobs[i];
-		if (put(g, j->member, j->member_len, err) < 0)
-			return -1;
-		if (!miss[i] || j->path == NULL)
-			continue;
-		/* into the cache; a failure there only costs a compression later */
-		berth_error_t e = NULL;
-		char *slash = strrchr(j->path, '/');
-		*slash = '\0';
-		int r = fs_mkdir_p(j->path, 0700, &e);
-		*slash = '/';
-		if (r < 0 ||
-		    fs_write_file_atomic_at(AT_FDCWD, j->path, j->member, j->member_len, 0600, &e) < 0)
-			berth_error_free(&e);
+	if (st != J_DONE)
+		return 0;
+	uint64_t at = g->size;
+	if (put(g, j->member, j->member_len, err) < 0)
+		return -1;
+	if (j->miss && j->path != NULL) {
+		/* a reference to it, written once the blob's name is known */
+		struct ref *nr = realloc(g->refs, (g->n_refs + 1) * sizeof(*nr));
+		if (nr == NULL)
+			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		g->refs = nr;
+		g->refs[g->n_refs++] = (struct ref){.path = j->path, .offset = at, .len = j->member_len};
+		j->path = NULL;
 	}
-	g->n_jobs = 0;
-	return 0;
+	free(j->path);
+	j->path = NULL;
+	pthread_mutex_lock(&g->lock);
+	j->state = J_FREE;
+	g->head++;
+	pthread_mutex_unlock(&g->lock);
+	return 1;
 }
 
 static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth_error_t *err)
 {
-	struct job *j = &g->jobs[g->n_jobs];
+	if (g->tail - g->head == SLOTS && write_head(g, true, err) < 0)
+		return -1;
+	struct job *j = &g->jobs[g->tail % SLOTS];
 	if (j->data == NULL &&
 	    ((j->data = malloc(MAX_CHUNK)) == NULL || (j->member = malloc(g->member_cap)) == NULL))
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	memcpy(j->data, chunk, len);
 	j->len = len;
-	if (++g->n_jobs == BATCH)
-		return flush_batch(g, err);
+	j->member_len = 0;
+	if (g->cache != NULL)
+		lookup(g, j, err);
+	if (*err != NULL)
+		return -1;
+	j->miss = j->member_len == 0;
+	if (j->miss && g->n_th < g->n_threads) {
+		/* a worker more, up to one per core */
+		if (pthread_create(&g->th[g->n_th], NULL, worker, g) == 0)
+			g->n_th++;
+		else if (g->n_th == 0)
+			return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "layer: no thread for gzip");
+	}
+	pthread_mutex_lock(&g->lock);
+	j->state = j->miss ? J_TODO : J_DONE;
+	g->tail++;
+	pthread_cond_signal(&g->todo);
+	pthread_mutex_unlock(&g->lock);
+	/* what is done already, in order */
+	int r;
+	while (g->head < g->tail && (r = write_head(g, false, err)) != 0)
+		if (r < 0)
+			return -1;
 	return 0;
 }
 
-int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char digest[OCI_DIGEST_MAX],
-                      uint64_t *size, berth_error_t *err)
+static void stop_workers(struct gz *g)
 {
-	struct gz g = {.out = out_fd, .cache = member_cache};
+	pthread_mutex_lock(&g->lock);
+	g->stop = true;
+	pthread_cond_broadcast(&g->todo);
+	pthread_mutex_unlock(&g->lock);
+	for (size_t t = 0; t < g->n_th; t++)
+		pthread_join(g->th[t], NULL);
+	g->n_th = 0;
+}
+
+/* The references to the members compressed here, now that the blob has a
+ * name; a failure only costs a compression later. */
+static void write_refs(struct gz *g, const char *digest)
+{
+	const char *hex = strchr(digest, ':');
+	for (size_t i = 0; hex != NULL && i < g->n_refs; i++) {
+		struct ref *rf = &g->refs[i];
+		char text[REF_MAX];
+		berth_error_t e = NULL;
+		int n =
+		    snprintf(text, sizeof(text), "blob %s %" PRIu64 " %zu\n", hex + 1, rf->offset, rf->len);
+		char *slash = strrchr(rf->path, '/');
+		*slash = '\0';
+		int r = fs_mkdir_p(rf->path, 0700, &e);
+		*slash = '/';
+		if (r < 0 || fs_write_file_atomic_at(AT_FDCWD, rf->path, text, (size_t)n, 0600, &e) < 0)
+			berth_error_free(&e);
+	}
+}
+
+int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, const char *blob_dir,
+                      char digest[OCI_DIGEST_MAX], uint64_t *size, berth_error_t *err)
+{
+	struct gz g = {.out = out_fd, .cache = member_cache, .blobs = blob_dir};
 	size_t cap = MAX_CHUNK + READ_SIZE, have = 0, scanned = 0;
 	cleanup_free unsigned char *buf = malloc(cap);
 	uint64_t h = 0;
@@ -217,6 +307,8 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char dig
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	g.n_threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (size_t)cores;
 	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.todo, NULL);
+	pthread_cond_init(&g.done, NULL);
 	snprintf(g.tag, sizeof(g.tag), "libdeflate %s level %d", LIBDEFLATE_VERSION_STRING, LEVEL);
 	struct libdeflate_compressor *c = libdeflate_alloc_compressor(LEVEL);
 	if (buf == NULL || c == NULL) {
@@ -239,6 +331,10 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char dig
 			have += (size_t)n;
 		}
 		size_t cut = 0;
+		/* h holds the last 64 bytes only (a shift a byte): the bytes
+		 * before MIN_CHUNK - 64 cannot matter to a cut */
+		if (scanned < MIN_CHUNK - 64)
+			scanned = have < MIN_CHUNK - 64 ? have : MIN_CHUNK - 64;
 		while (scanned < have) {
 			h = (h << 1) + gear[buf[scanned++]];
 			if ((scanned >= MIN_CHUNK && (h & CUT_MASK) == 0) || scanned >= MAX_CHUNK) {
@@ -259,8 +355,9 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char dig
 		if (eof && have == 0)
 			break;
 	}
-	if (g.n_jobs > 0 && flush_batch(&g, err) < 0)
-		goto out;
+	while (g.head < g.tail)
+		if (write_head(&g, true, err) < 0)
+			goto out;
 	if (g.size == 0) {
 		/* an empty input: one empty member, still a gzip file */
 		unsigned char m[64];
@@ -270,17 +367,25 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, char dig
 	}
 	oci_hasher_final(g.blob, digest);
 	*size = g.size;
+	if (g.blobs != NULL)
+		write_refs(&g, digest);
 	r = 0;
 out:
+	stop_workers(&g);
 	if (g.blob != NULL)
 		oci_hasher_free(g.blob);
 	if (c != NULL)
 		libdeflate_free_compressor(c);
-	for (size_t i = 0; i < BATCH; i++) {
+	for (size_t i = 0; i < SLOTS; i++) {
 		free(g.jobs[i].data);
 		free(g.jobs[i].member);
 		free(g.jobs[i].path);
 	}
+	for (size_t i = 0; i < g.n_refs; i++)
+		free(g.refs[i].path);
+	free(g.refs);
+	pthread_cond_destroy(&g.todo);
+	pthread_cond_destroy(&g.done);
 	pthread_mutex_destroy(&g.lock);
 	return r;
 }

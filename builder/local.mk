@@ -19,7 +19,7 @@ berth_build_dump_LDADD = libbuilder.a liboci.a
 bin_PROGRAMS += berth-build
 berth_build_SOURCES = builder/main.c \
 	builder/build.c builder/build.h builder/build_int.h \
-	builder/steps.c \
+	builder/steps.c builder/layer_make.c builder/add_url.c builder/add_url.h \
 	builder/run_step.c builder/run_step.h \
 	builder/run_mounts.c builder/run_mounts.h \
 	builder/fsops.c builder/fsops.h \
@@ -27,7 +27,9 @@ berth_build_SOURCES = builder/main.c \
 	builder/statcache.c builder/statcache.h \
 	builder/fetch.c builder/fetch.h \
 	builder/output.c builder/output.h \
-	builder/gzchunks.c builder/gzchunks.h
+	builder/gzchunks.c builder/gzchunks.h \
+	builder/progress.c builder/progress.h \
+	builder/prune.c builder/prune.h
 berth_build_CFLAGS = $(AM_CFLAGS) -pthread $(CURL_CFLAGS) $(DEFLATE_CFLAGS)
 berth_build_LDFLAGS = -pthread
 berth_build_LDADD = libbuilder.a libberth.a liboci.a $(BERTH_RUNTIME_LIBS) $(ARCHIVE_LIBS) $(CRYPTO_LIBS) \

@@ -6,7 +6,10 @@
  *                                     docker-archive:///path]...
  *               [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...
  *               [--compression gzip|zstd|uncompressed]
- *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT
+ *               [--cache-dir DIR] [--no-cache] [--source-date-epoch N]
+ *               [--progress auto|plain|tty|quiet] [-q] CONTEXT
+ *
+ *   berth-build prune [--cache-dir DIR] [--keep-storage SIZE] [--all]
  *
  * Prints the manifest digest on stdout; progress and the RUN steps' output
  * go to stderr. */
@@ -21,6 +24,8 @@
 
 #include "berth/berth.h"
 #include "build.h"
+#include "prune.h"
+#include "util/cleanup.h"
 
 static void usage(FILE *f)
 {
@@ -32,7 +37,76 @@ static void usage(FILE *f)
 	        "NAME=oci-layout:///PATH:TAG|oci-archive:///PATH|docker-archive:///PATH]...\n"
 	        "                   [--secret id=ID,src=FILE|env=VAR]... [--ssh ID[=SOCKET]]...\n"
 	        "                   [--compression gzip|zstd|uncompressed]\n"
-	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N] [-q] CONTEXT\n");
+	        "                   [--cache-dir DIR] [--no-cache] [--source-date-epoch N]\n"
+	        "                   [--progress auto|plain|tty|quiet] [-q] CONTEXT\n"
+	        "       berth-build prune [--cache-dir DIR] [--keep-storage SIZE] [--all]\n"
+	        "\n"
+	        "--progress: plain prints a line per step with its duration or `(cached)`; tty redraws\n"
+	        "a status of the running steps; auto (the default) is tty when stderr is a terminal.\n");
+}
+
+/* berth-build prune: what the cache keeps that no cached step needs
+ * (prune.h); with --keep-storage, the steps used longest ago too. */
+static int prune_main(int argc, char **argv)
+{
+	enum { O_CACHE_DIR = 256, O_KEEP, O_ALL };
+	static const struct option longopts[] = {
+	    {"cache-dir", required_argument, NULL, O_CACHE_DIR},
+	    {"keep-storage", required_argument, NULL, O_KEEP},
+	    {"all", no_argument, NULL, O_ALL},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const char use[] =
+	    "usage: berth-build prune [--cache-dir DIR] [--keep-storage SIZE] [--all]\n";
+	struct prune_options o = {.size = sizeof(o)};
+	cleanup_free char *def = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_CACHE_DIR:
+			o.cache = optarg;
+			break;
+		case O_KEEP:
+			if (prune_parse_size(optarg, &o.keep_storage) < 0) {
+				fprintf(
+				    stderr,
+				    "berth-build prune: --keep-storage `%s`: expected a size (512M, 10GiB, "
+				    "bytes)\n",
+				    optarg);
+				return 2;
+			}
+			o.has_keep_storage = true;
+			break;
+		case O_ALL:
+			o.all = true;
+			break;
+		case 'h':
+			fputs(use, stdout);
+			return 0;
+		default:
+			fputs(use, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(use, stderr);
+		return 2;
+	}
+	if (o.cache == NULL && (o.cache = def = build_default_cache_dir()) == NULL) {
+		fprintf(stderr, "berth-build prune: no cache directory (HOME is not set)\n");
+		return 1;
+	}
+	struct prune_result res;
+	berth_error_t err = NULL;
+	if (prune_run(&o, &res, &err) < 0) {
+		fprintf(stderr, "berth-build prune: %s\n", berth_error_message(err));
+		berth_error_free(&err);
+		return 1;
+	}
+	printf("removed %u steps, %u bases, %u blobs, %u gzip members: %.1f MiB -> %.1f MiB\n", res.steps,
+	       res.bases, res.blobs, res.members, (double)res.before / 1048576, (double)res.after / 1048576);
+	return 0;
 }
 
 static int push(const char ***v, size_t *n, const char *s)
@@ -118,7 +192,8 @@ int main(int argc, char **argv)
 		O_SDE,
 		O_SECRET,
 		O_COMPRESSION,
-		O_SSH
+		O_SSH,
+		O_PROGRESS
 	};
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
@@ -133,6 +208,7 @@ int main(int argc, char **argv)
 	    {"ssh", required_argument, NULL, O_SSH},
 	    {"no-cache", no_argument, NULL, O_NO_CACHE},
 	    {"source-date-epoch", required_argument, NULL, O_SDE},
+	    {"progress", required_argument, NULL, O_PROGRESS},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -149,6 +225,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "berth-build: %s\n", berth_error_message(err));
 		return 1;
 	}
+	if (argc > 1 && strcmp(argv[1], "prune") == 0)
+		return prune_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "f:t:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -240,6 +318,17 @@ int main(int argc, char **argv)
 		case O_SDE:
 			sde = optarg;
 			break;
+		case O_PROGRESS: {
+			int m = progress_mode_parse(optarg);
+			if (m < 0) {
+				fprintf(stderr,
+				        "berth-build: --progress `%s`: expected auto, plain, tty or quiet\n",
+				        optarg);
+				return 2;
+			}
+			o.progress = (enum progress_mode)m;
+			break;
+		}
 		case 'q':
 			o.quiet = true;
 			break;

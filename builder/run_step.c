@@ -154,7 +154,7 @@ int run_step_exec(const struct run_step *rs, int *status, berth_error_t *err)
 	    .id = rs->id,
 	    .bundle = rs->bundle,
 	    .use_stdio_fds = true,
-	    .stdio_fds = {null_fd, STDERR_FILENO, STDERR_FILENO},
+	    .stdio_fds = {null_fd, rs->output_fd, rs->output_fd},
 	    /* ^C cancels the step, even when its shell ignores SIGINT */
 	    .kill_on_interrupt = true,
 	};

@@ -36,6 +36,7 @@ struct run_step {
 	const char *cgroups_path;
 	const struct run_step_mount *mounts;
 	size_t n_mounts;
+	int output_fd; /* the process's stdout and stderr */
 };
 
 /* Runs the step; *status gets the exit status (128+N for signal N). */

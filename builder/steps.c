@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "add_url.h"
 #include "build_int.h"
 #include "fetch.h"
 #include "fsops.h"
 #include "gzchunks.h"
+#include "progress.h"
 #include "layer.h"
 #include "run_mounts.h"
 #include "run_step.h"
@@ -163,60 +167,6 @@ static int layer_meta_find(const char *meta, const char *media_type, char digest
 	return 0;
 }
 
-/* The overlay upper directory as a layer blob in the build's compression
- * (written to blob_path first), put into the cache's layout unless it has
- * no entries. */
-static int make_layer(struct builder *b, const char *upper, const char *blob_path,
-                      struct layer_diff_result *res, berth_error_t *err)
-{
-	cleanup_close int out = open(blob_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (out < 0 || ufd < 0)
-		return berth_error_sys(err, errno, "layer of `%s`", upper);
-	struct layer_diff_options dopts = {
-	    .size = sizeof(dopts),
-	    .flags = LAYER_DIFF_OVERLAY,
-	    .compression =
-	        b->o->compression == LAYER_COMPRESSION_AUTO ? LAYER_COMPRESSION_GZIP : b->o->compression,
-	};
-	if (b->o->has_source_date_epoch) {
-		dopts.flags |= LAYER_DIFF_SOURCE_DATE_EPOCH;
-		dopts.source_date_epoch = b->o->source_date_epoch;
-	}
-	bool gzip = dopts.compression == LAYER_COMPRESSION_GZIP;
-	cleanup_free char *tar_path = NULL, *members = NULL;
-	cleanup_close int tar = -1;
-	if (gzip) {
-		/* the tar first, then its chunks compressed (gzchunks.h) */
-		dopts.compression = LAYER_COMPRESSION_NONE;
-		if (asprintf(&tar_path, "%s.tar", blob_path) < 0 ||
-		    (!b->o->no_cache && asprintf(&members, "%s/gz", b->cache) < 0))
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
-		tar = open(tar_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (tar < 0)
-			return berth_error_sys(err, errno, "layer `%s`", tar_path);
-		unlink(tar_path);
-	}
-	if (layer_diff(-1, ufd, gzip ? tar : out, &dopts, res, err) < 0)
-		return berth_error_prefix(err, "layer");
-	if (res->entries == 0)
-		return 0;
-	if (gzip) {
-		char d[OCI_DIGEST_MAX];
-		if (lseek(tar, 0, SEEK_SET) < 0)
-			return berth_error_sys(err, errno, "layer");
-		if (gzchunks_compress(tar, out, members, d, &res->size, err) < 0)
-			return berth_error_prefix(err, "layer");
-		snprintf(res->digest, sizeof(res->digest), "%.*s", (int)sizeof(res->digest) - 1, d);
-	}
-	if (lseek(out, 0, SEEK_SET) < 0)
-		return berth_error_sys(err, errno, "layer");
-	if (oci_layout_put_blob_fd(b->cache_layout, out, res->digest, (int64_t)res->size, NULL, NULL, err) <
-	    0)
-		return berth_error_prefix(err, "layer");
-	return 0;
-}
-
 /* Applies the cached layer of key to the stage: 1 on a hit, 0 on a miss. */
 static int cache_take(struct builder *b, struct sstate *s, const char *key, const char *created_by,
                       berth_error_t *err)
@@ -233,6 +183,7 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 		return 0;
 	}
 	if (strncmp(meta, "empty", 5) == 0) {
+		utimensat(dfd, "layer", NULL, 0); /* used now (prune.h) */
 		if (build_history(s, b, created_by, true, err) < 0)
 			return -1;
 		memcpy(s->chain, key, sizeof(s->chain));
@@ -251,7 +202,7 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 			return 0;
 		if (asprintf(&tmpf, "%s/layer%u", b->tmp, ++b->counter) < 0)
 			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "cache");
-		int lr = make_layer(b, upper, tmpf, &res, err);
+		int lr = steps_make_layer(b, upper, tmpf, &res, err);
 		unlink(tmpf);
 		if (lr < 0)
 			return -1;
@@ -270,6 +221,9 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 	berth_error_free(&e);
 	if (has != 1)
 		return 0;
+	/* used now: `berth-build prune --keep-storage` removes the steps
+	 * used longest ago first */
+	utimensat(dfd, "layer", NULL, 0);
 	if (build_push_layer(s, layer_media_type(b), digest, size, diff_id, b->cache_layout, err) < 0 ||
 	    build_strv_push(&s->lowers, &s->n_lowers, upper) < 0 ||
 	    build_history(s, b, created_by, false, err) < 0)
@@ -293,7 +247,7 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 	if (asprintf(&blob_path, "%s/layer.blob", st->dir) < 0)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	struct layer_diff_result res;
-	if (make_layer(b, st->upper, blob_path, &res, err) < 0)
+	if (steps_make_layer(b, st->upper, blob_path, &res, err) < 0)
 		return -1;
 
 	cleanup_free char *dir = entry_dir(b, key), *final_upper = NULL, *steps = NULL;
@@ -371,6 +325,7 @@ int steps_unpack_base(struct builder *b, struct oci_layout *layout, const struct
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "base");
 	struct stat sb;
 	if (stat(final, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		utimensat(AT_FDCWD, final, NULL, 0); /* used now (prune.h) */
 		*dir = steal_ptr(&final);
 		return 0;
 	}
@@ -556,6 +511,8 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 	cleanup_free const char **targets = NULL;
 	size_t n_mps = 0;
 	int status = 0, r = -1;
+	struct progress_step ps = {0};
+	cleanup_close int out_fd = -1;
 	if (in->security != NULL && strcmp(in->security, "sandbox") != 0)
 		return build_fail(b, in, err, "RUN --security=%s is not supported", in->security);
 	if (text == NULL || run_argv(s, in, &argv) < 0 || run_env(s, &env) < 0)
@@ -575,9 +532,12 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "RUN");
 
 	/* 1. */
+	progress_step_begin(b->progress, &ps, "%s:%d: RUN %s", b->df_name, in->pos.line, text);
 	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
-	if (h == NULL)
+	if (h == NULL) {
+		progress_step_end(b->progress, &ps, false);
 		return -1;
+	}
 	key_parent(b, h, s->chain);
 	key_addv(h, "RUN", argv);
 	key_addv(h, "env", env);
@@ -587,6 +547,7 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 	if (run_mounts_prepare(b, stage, in, cwd, h, &rm, err) < 0) {
 		oci_hasher_free(h);
 		run_mounts_release(&rm);
+		progress_step_end(b->progress, &ps, false);
 		return build_fail(b, in, err, "RUN `%s`", text);
 	}
 	oci_hasher_final(h, key);
@@ -596,10 +557,11 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		/* (returns here: the cleanup variables below are not set yet) */
 		run_mounts_release(&rm);
 		if (hit > 0)
-			build_progress(b, "%s:%d: RUN %s (cached)", b->df_name, in->pos.line, text);
+			progress_step_cached(b->progress, &ps);
+		progress_step_end(b->progress, &ps, hit > 0);
 		return hit < 0 ? -1 : 0;
 	}
-	build_progress(b, "%s:%d: RUN %s", b->df_name, in->pos.line, text);
+	progress_step_run(b->progress, &ps);
 
 	/* 2. and 3. */
 	if (step_begin(b, s, &st, err) < 0)
@@ -668,8 +630,13 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		struct stat msb;
 		existed[i] = fstatat(st.merged_fd, mountpoints[i], &msb, AT_SYMLINK_NOFOLLOW) == 0;
 	}
+	if ((out_fd = progress_step_output(b->progress, &ps, err)) < 0)
+		goto fail;
+	rs.output_fd = out_fd;
 	if (run_step_exec(&rs, &status, err) < 0)
 		goto fail;
+	close(out_fd);
+	out_fd = -1;
 	close(st.merged_fd);
 	st.merged_fd = -1;
 	fsops_umount(st.merged);
@@ -696,6 +663,7 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 fail:
 	build_fail(b, in, err, "RUN `%s`", text);
 out:
+	progress_step_end(b->progress, &ps, r == 0);
 	step_release(&st);
 	run_mounts_release(&rm);
 	mount_points_free(mps, n_mps);
@@ -870,9 +838,7 @@ static int reopen(int fd, int flags)
 	return open(p, flags | O_CLOEXEC);
 }
 
-/* mkdir -p in the root (new directories 0755 uid:gid); the directory
- * opened for reading. */
-static int mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err)
+int steps_mkdir_open(int root_fd, const char *path, uid_t uid, gid_t gid, berth_error_t *err)
 {
 	int pfd = fsops_mkdir_in_root(root_fd, path, 0755, uid, gid, NULL, err);
 	if (pfd < 0)
@@ -914,7 +880,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	if (S_ISDIR(sb.st_mode)) {
 		/* a directory: its contents into dest */
 		cleanup_close int wdfd = -1;
-		if (!co->dry && (wdfd = mkdir_open(merged_fd, dest, duid, dgid, err)) < 0)
+		if (!co->dry && (wdfd = steps_mkdir_open(merged_fd, dest, duid, dgid, err)) < 0)
 			return -1;
 		cleanup_close int rsfd = reopen(sfd, O_RDONLY | O_DIRECTORY);
 		if (rsfd < 0)
@@ -936,7 +902,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 				oci_hasher_update(co->hash, d, strlen(d) + 1);
 				return 0;
 			}
-			cleanup_close int wdfd = mkdir_open(merged_fd, dest, 0, 0, err);
+			cleanup_close int wdfd = steps_mkdir_open(merged_fd, dest, 0, 0, err);
 			if (wdfd < 0)
 				return -1;
 			if (layer_apply(afd, wdfd, NULL, NULL, err) < 0)
@@ -959,7 +925,7 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	if (parent == NULL || name == NULL)
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "copy");
 	cleanup_close int wpfd = -1;
-	if (!co->dry && (wpfd = mkdir_open(merged_fd, *parent ? parent : "/", duid, dgid, err)) < 0)
+	if (!co->dry && (wpfd = steps_mkdir_open(merged_fd, *parent ? parent : "/", duid, dgid, err)) < 0)
 		return -1;
 	/* the source's own name: copy from its parent directory */
 	cleanup_free char *sparent = NULL;
@@ -1007,112 +973,6 @@ static int copy_one(struct builder *b, const struct df_instr *in, int src_root, 
 	o2.ignore = NULL;  /* the match was checked already */
 	o2.exclude = NULL; /* (by its name) */
 	return fsops_copy(spfd, base, src, wpfd, name, &o2, err);
-}
-
-/* ---- ADD <url> ---- */
-
-struct url_src {
-	const char *url;
-	char *tmp;  /* the download */
-	char *dest; /* the file's path in the image */
-	char mtime[24];
-	struct fetch_result res;
-};
-
-struct urls {
-	struct url_src *v;
-	size_t n;
-};
-
-static void urls_free(struct urls *u)
-{
-	for (size_t i = 0; i < u->n; i++) {
-		if (u->v[i].tmp != NULL)
-			unlink(u->v[i].tmp);
-		free(u->v[i].tmp);
-		free(u->v[i].dest);
-	}
-	free(u->v);
-	memset(u, 0, sizeof(*u));
-}
-
-/* Downloads every URL source of the ADD; a destination ending in / takes
- * the name the URL's path ends with. */
-static int urls_fetch(struct builder *b, const struct df_instr *in, const char *dest, bool dest_dir,
-                      struct urls *u, berth_error_t *err)
-{
-	for (size_t i = 0; in->srcs[i]; i++) {
-		if (!fetch_is_url(in->srcs[i]))
-			continue;
-		struct url_src *nv = realloc(u->v, (u->n + 1) * sizeof(*nv));
-		if (nv == NULL)
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
-		u->v = nv;
-		struct url_src *d = memset(&nv[u->n++], 0, sizeof(*nv));
-		d->url = in->srcs[i];
-		if (dest_dir) {
-			cleanup_free char *name = fetch_url_filename(d->url);
-			if (name == NULL)
-				return berth_error_invalid(err, "cannot determine filename from url: %s",
-				                           d->url);
-			if (asprintf(&d->dest, "%s/%s", strcmp(dest, "/") == 0 ? "" : dest, name) < 0)
-				d->dest = NULL;
-		} else {
-			d->dest = strdup(dest);
-		}
-		if (d->dest == NULL || asprintf(&d->tmp, "%s/dl%u", b->tmp, ++b->counter) < 0) {
-			d->tmp = NULL;
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
-		}
-		cleanup_close int fd = open(d->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return berth_error_sys(err, errno, "ADD: `%s`", d->tmp);
-		build_progress(b, "%s:%d: ADD: downloading %s", b->df_name, in->pos.line, d->url);
-		if (fetch_url(d->url, in->checksum, fd, &d->res, err) < 0)
-			return -1;
-		/* no Last-Modified: the time of the download (clamped with
-		 * SOURCE_DATE_EPOCH like every mtime of the layer) */
-		int64_t mt = d->res.has_mtime ? d->res.mtime : (int64_t)time(NULL);
-		snprintf(d->mtime, sizeof(d->mtime), "%" PRId64, d->res.has_mtime ? mt : -1);
-		d->res.mtime = mt;
-	}
-	return 0;
-}
-
-/* The downloads into the image: mode 0600 (or --chmod), root (or
- * --chown), mtime from Last-Modified; never extracted. */
-static int urls_copy(int merged_fd, const struct urls *u, const struct fsops_copy_opts *co,
-                     berth_error_t *err)
-{
-	uid_t uid = co->uid == (uid_t)-1 ? 0 : co->uid;
-	gid_t gid = co->gid == (gid_t)-1 ? 0 : co->gid;
-	for (size_t i = 0; i < u->n; i++) {
-		const struct url_src *d = &u->v[i];
-		const char *slash = strrchr(d->dest, '/');
-		cleanup_free char *parent = strndup(d->dest, (size_t)(slash - d->dest));
-		if (parent == NULL)
-			return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
-		cleanup_close int pfd = mkdir_open(merged_fd, *parent ? parent : "/", uid, gid, err);
-		cleanup_close int in = open(d->tmp, O_RDONLY | O_CLOEXEC);
-		if (pfd < 0 || in < 0)
-			return *err ? -1 : berth_error_sys(err, errno, "ADD %s", d->url);
-		if (unlinkat(pfd, slash + 1, 0) < 0 && errno != ENOENT)
-			return berth_error_sys(err, errno, "ADD %s: replace `%s`", d->url, d->dest);
-		cleanup_close int out =
-		    openat(pfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (out < 0)
-			return berth_error_sys(err, errno, "ADD %s: create `%s`", d->url, d->dest);
-		char buf[65536];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (fs_write_all(out, buf, (size_t)n) < 0)
-				return berth_error_sys(err, errno, "ADD %s: write `%s`", d->url, d->dest);
-		struct timespec ts[2] = {{.tv_sec = (time_t)d->res.mtime}, {.tv_sec = (time_t)d->res.mtime}};
-		if (n < 0 || fchown(out, uid, gid) < 0 ||
-		    fchmod(out, fsops_copy_mode(co, S_IFREG | 0600)) < 0 || futimens(out, ts) < 0)
-			return berth_error_sys(err, errno, "ADD %s: `%s`", d->url, d->dest);
-	}
-	return 0;
 }
 
 /* Every match and heredoc of a COPY/ADD to dest (or, with co->dry, into
@@ -1173,6 +1033,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	bool context = in->from == NULL;
 	int src_root = b->ctx_fd;
 	struct urls dls = {0};
+	struct progress_step ps = {0};
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
 	struct oci_hasher *h = NULL;
@@ -1345,6 +1206,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "COPY");
 		goto fail;
 	}
+	progress_step_begin(b->progress, &ps, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text,
+	                    in->dest);
 
 	/* 2. and 3.: the copy */
 	if (step_begin(b, s, &st, err) < 0)
@@ -1413,16 +1276,15 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	if (hit < 0)
 		goto fail;
 	if (hit) {
-		build_progress(b, "%s:%d: %s %s%s (cached)", b->df_name, in->pos.line, kind, srcs_text,
-		               in->dest);
+		progress_step_cached(b->progress, &ps);
 		r = 0;
 		goto out;
 	}
-	build_progress(b, "%s:%d: %s %s%s", b->df_name, in->pos.line, kind, srcs_text, in->dest);
+	progress_step_run(b->progress, &ps);
 	co.hash = NULL;
 	co.dry = false;
 	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
-	    urls_copy(st.merged_fd, &dls, &co, err) < 0)
+	    urls_fetch_deferred(b, in, &dls, err) < 0 || urls_copy(st.merged_fd, &dls, &co, err) < 0)
 		goto fail;
 	if (step_commit(b, s, &st, key, by, err) < 0)
 		goto fail;
@@ -1431,6 +1293,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 fail:
 	build_fail(b, in, err, "%s", kind);
 out:
+	progress_step_end(b->progress, &ps, r == 0);
 	if (h != NULL)
 		oci_hasher_free(h);
 	strv_free(m.v);
@@ -1448,6 +1311,7 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	struct step st = {.merged_fd = -1};
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
+	struct progress_step ps = {0};
 
 	if (path == NULL || asprintf(&by, "WORKDIR %s", path) < 0)
 		return build_fail(b, in, err, "WORKDIR %s: invalid path", in->value);
@@ -1463,13 +1327,15 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	key_add(h, "WORKDIR", path);
 	oci_hasher_final(h, key);
 	oci_hasher_free(h);
+	progress_step_begin(b->progress, &ps, "%s:%d: WORKDIR %s", b->df_name, in->pos.line, path);
 	int hit = cache_take(b, s, key, by, err);
 	if (hit != 0) {
 		if (hit > 0)
-			build_progress(b, "%s:%d: WORKDIR %s (cached)", b->df_name, in->pos.line, path);
+			progress_step_cached(b->progress, &ps);
+		progress_step_end(b->progress, &ps, hit > 0);
 		return hit < 0 ? -1 : 0;
 	}
-	build_progress(b, "%s:%d: WORKDIR %s", b->df_name, in->pos.line, path);
+	progress_step_run(b->progress, &ps);
 
 	if (step_begin(b, s, &st, err) < 0)
 		goto fail;
@@ -1485,6 +1351,7 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 fail:
 	build_fail(b, in, err, "WORKDIR %s", path);
 out:
+	progress_step_end(b->progress, &ps, r == 0);
 	step_release(&st);
 	return r;
 }

@@ -432,18 +432,34 @@ start_http() {
 	tar_mtime=$(stat -c %Y "$TEST_DIR/www/a.tar.gz")
 	assert_equal "$(cat "$r/stat" | tr '\n' ' ')" "600 0 $mtime 640 1000 $mtime 600 0 $tar_mtime "
 
-	# unchanged content: a cache hit; changed content: a miss
+	# unchanged content: a cache hit; changed content: a miss. With
+	# --checksum, the hit needs no download (the others are downloaded to
+	# know their content)
+	gets() { grep -c "\"GET $1 HTTP" "$TEST_DIR/http.log"; }
+	assert_equal "$(gets /sub/file.txt)" 1
 	run -0 build -t url:1 "$CTX"
 	assert_output --partial "ADD $url/sub/file.txt /dl/ (cached)"
 	assert_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
+	assert_equal "$(gets /sub/file.txt)" 1
+	assert_equal "$(gets /a.tar.gz)" 2
+	refute_output --partial "ADD: downloading $url/sub/file.txt"$'\n'
+	# the same URL and checksum to another place: a miss, downloaded then
+	echo "ADD --checksum=sha256:$sum $url/sub/file.txt /dl2/" >>"$CTX/Dockerfile"
+	run -0 build -t url:1 "$CTX"
+	refute_output --partial "/dl2/ (cached)"
+	assert_equal "$(gets /sub/file.txt)" 2
+	run -0 umoci unpack --image "$OUT:url:1" "$TEST_DIR/umoci2"
+	assert_equal "$(cat "$TEST_DIR/umoci2/rootfs/dl2/file.txt")" "served over http"
+	assert_equal "$(stat -c %Y "$TEST_DIR/umoci2/rootfs/dl2/file.txt")" "$mtime"
 	echo "new" >"$TEST_DIR/www/a.tar.gz"
 	run -0 build -t url:1 "$CTX"
 	refute_output --partial "ADD $url/a.tar.gz /tars/ (cached)"
 
-	# a wrong checksum: the URL and both digests; no image
+	# a wrong checksum: the URL and both digests; no image (--no-cache: a
+	# cached step with that checksum would download nothing, as in BuildKit)
 	echo "changed on the server" >"$TEST_DIR/www/sub/file.txt"
 	new=$(sha256sum "$TEST_DIR/www/sub/file.txt" | cut -d' ' -f1)
-	run -1 build -t url:2 "$CTX"
+	run -1 build --no-cache -t url:2 "$CTX"
 	assert_output --partial "Dockerfile:2: ADD: $url/sub/file.txt: checksum mismatch: expected sha256:$sum, got sha256:$new"
 	run -0 jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$OUT/index.json"
 	refute_output --partial "url:2"
@@ -863,8 +879,15 @@ layer_types() {
 	run -0 build -t g:1 "$CTX"
 	members=$(find "$CACHE/gz" -type f | wc -l)
 	[ "$members" -ge 8 ] || fail "expected about a chunk per MiB, got $members"
-	blob=$OUT/blobs/sha256/$(skopeo inspect "oci:$OUT:g:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	layer=$(skopeo inspect "oci:$OUT:g:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	blob=$OUT/blobs/sha256/$layer
 	gzip -t "$blob"
+	# the cache keeps no copy of a member: where it is in the layer's blob
+	for f in $(find "$CACHE/gz" -type f); do
+		read -r word hex off len <"$f"
+		assert_equal "$word $hex" "blob $layer"
+		tail -c +$((off + 1)) "$blob" | head -c "$len" | gzip -t || fail "$f: no gzip member at $off"
+	done
 	# one gzip member per chunk
 	[ "$(python3 -c 'import sys, zlib
 data = open(sys.argv[1], "rb").read(); n = 0
@@ -882,8 +905,19 @@ print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk
 	[ "$added" -ge 1 ] && [ "$added" -le 3 ] || fail "$added new chunks of $members for one changed file"
 	run -0 run_image_cmd "$OUT" g:2 tail -n 1 /big/text
 	assert_output changed
-	# a damaged member in the cache is not used (its CRC-32 does not match)
-	for f in $(find "$CACHE/gz" -type f); do head -c "$(stat -c %s "$f")" /dev/zero >"$f"; done
+	# a damaged entry in the cache is not used (the member it leads to has
+	# the wrong CRC-32 and length, or there is no member): every other one
+	# points a byte further, the rest are zeroed
+	k=0
+	for f in $(find "$CACHE/gz" -type f); do
+		k=$((k + 1))
+		read -r word hex off len <"$f"
+		if ((k % 2)); then
+			echo "blob $hex $((off + 1)) $len" >"$f"
+		else
+			head -c "$(stat -c %s "$f")" /dev/zero >"$f"
+		fi
+	done
 	echo again >>"$CTX/big/small"
 	run -0 env SOURCE_DATE_EPOCH=1700000000 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" \
 		--cache-dir "$CACHE" --output "$OUT" -t g:3 "$CTX"
@@ -894,6 +928,96 @@ print(n)' "$blob")" = "$members" ] || fail "the blob is not one member per chunk
 		--cache-dir "$CACHE" --output "$OUT" --no-cache -t g:4 "$CTX"
 	assert_equal "$(skopeo inspect "oci:$OUT:g:4" | jq -r '.Layers[1]')" \
 		"$(skopeo inspect "oci:$OUT:g:3" | jq -r '.Layers[1]')"
+}
+
+@test "build: a layer's blob is written once: renamed into the cache's layout, linked into the output, copied across file systems" {
+	mkdir "$CTX/d"
+	for i in 1 2 3; do head -c 300000 /dev/urandom >"$CTX/d/r$i"; done
+	printf 'FROM busybox\nCOPY d /d\n' >"$CTX/Dockerfile"
+	run -0 build -t l:1 "$CTX"
+	base=$(skopeo inspect "oci:$OUT:l:1" | jq -r '.Layers[0]' | cut -d: -f2)
+	layer=$(skopeo inspect "oci:$OUT:l:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	out_blob=$OUT/blobs/sha256/$layer
+	cache_blob=$CACHE/layout/blobs/sha256/$layer
+	assert_equal "$(sha256sum <"$out_blob" | cut -d' ' -f1)" "$layer"
+	# one file, two names
+	assert_equal "$(stat -c '%i %h' "$out_blob")" "$(stat -c '%i 2' "$cache_blob")"
+	assert_equal "$(stat -c %a "$out_blob")" 644
+	# the base image's blob is the user's layout's: copied (and checked), not linked
+	[ "$(stat -c %i "$OUT/blobs/sha256/$base")" != "$(stat -c %i "$BASE/blobs/sha256/$base")" ] ||
+		fail "the output shares an inode with the base image's layout"
+	assert_equal "$(stat -c %h "$OUT/blobs/sha256/$base")" 1
+	# nothing else was left in the cache's layout
+	assert_equal "$(find "$CACHE/layout" -type f -newer "$CTX/Dockerfile" ! -path '*/blobs/sha256/*' ! -name index.json ! -name oci-layout)" ""
+	run -0 umoci unpack --image "$OUT:l:1" "$TEST_DIR/u"
+	diff -r "$CTX/d" "$TEST_DIR/u/rootfs/d"
+
+	# an output on another file system (tmpfs): a copy, the same bytes
+	[ "$(stat -f -c %T /dev/shm)" = tmpfs ] || skip "requires a tmpfs at /dev/shm"
+	SHM_OUT=$(mktemp -d /dev/shm/berth-build-out.XXXXXX)
+	run -0 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
+		--output "type=oci,dest=$SHM_OUT" -t l:1 "$CTX"
+	assert_output --partial "COPY d /d (cached)"
+	status=0
+	sum=$(sha256sum <"$SHM_OUT/blobs/sha256/$layer" | cut -d' ' -f1) && links=$(stat -c %h "$SHM_OUT/blobs/sha256/$layer") || status=$?
+	rm -rf "$SHM_OUT"
+	[ "$status" = 0 ] || fail "no layer blob in the output on tmpfs"
+	assert_equal "$sum" "$layer"
+	assert_equal "$links" 1
+}
+
+@test "build: prune removes what no cached step needs; --keep-storage the steps used longest ago; --all everything" {
+	mkdir "$CTX/a" "$CTX/b"
+	head -c 3000000 /dev/urandom >"$CTX/a/r"
+	head -c 3000000 /dev/urandom >"$CTX/b/r"
+	printf 'FROM busybox\nCOPY a /a\n' >"$CTX/Dockerfile.a"
+	printf 'FROM busybox\nCOPY b /b\n' >"$CTX/Dockerfile.b"
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	layer_a=$(skopeo inspect "oci:$OUT:a:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	run -0 build -f "$CTX/Dockerfile.b" -t b:1 "$CTX"
+	layer_b=$(skopeo inspect "oci:$OUT:b:1" | jq -r '.Layers[1]' | cut -d: -f2)
+	# what nothing references: a blob, a member copy of an older build,
+	# a member whose blob is gone, a step a killed build left half-made
+	head -c 1000 /dev/urandom >"$CACHE/layout/blobs/sha256/$(printf '%064d' 0)"
+	mkdir -p "$CACHE/gz/00" "$CACHE/steps/0123456789abcdef0123456789abcdef/u"
+	head -c 5000 /dev/urandom >"$CACHE/gz/00/copy"
+	echo "blob $(printf '%064d' 1) 0 100" >"$CACHE/gz/00/dangling"
+	members=$(find "$CACHE/gz" -type f | wc -l)
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE"
+	assert_output --regexp '^removed 1 steps, 0 bases, 1 blobs, 2 gzip members: [0-9.]+ MiB -> [0-9.]+ MiB$'
+	[ ! -e "$CACHE/layout/blobs/sha256/$(printf '%064d' 0)" ] || fail "an unreferenced blob was kept"
+	[ ! -e "$CACHE/steps/0123456789abcdef0123456789abcdef" ] || fail "a half-made step was kept"
+	assert_equal "$(find "$CACHE/gz" -type f | wc -l)" $((members - 2))
+	[ -e "$CACHE/layout/blobs/sha256/$layer_a" ] && [ -e "$CACHE/layout/blobs/sha256/$layer_b" ] ||
+		fail "a cached step's blob was removed"
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	assert_output --partial "COPY a /a (cached)"
+	# a is used again now: b goes first, then (the limit lower) a
+	size=$(du -sB1 "$CACHE" | cut -f1)
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE" --keep-storage $((size - 1000000))
+	assert_output --regexp '^removed 1 steps, '
+	[ -e "$CACHE/layout/blobs/sha256/$layer_a" ] || fail "the step used last was removed"
+	[ ! -e "$CACHE/layout/blobs/sha256/$layer_b" ] || fail "the step used longest ago was kept"
+	[ "$(du -sB1 "$CACHE" | cut -f1)" -le $((size - 1000000)) ] || fail "the cache is larger than --keep-storage"
+	# a member that led into b's blob is gone with it
+	grep -rl "$layer_b" "$CACHE/gz" && fail "members of a removed blob were kept"
+	run -0 build -f "$CTX/Dockerfile.b" -t b:1 "$CTX"
+	refute_output --partial "COPY b /b (cached)"
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	assert_output --partial "COPY a /a (cached)"
+	# the output layout is the user's: untouched, valid
+	run -0 umoci unpack --image "$OUT:a:1" "$TEST_DIR/u"
+	cmp "$CTX/a/r" "$TEST_DIR/u/rootfs/a/r"
+	# --all: nothing but the lock; the next build starts over
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE" --all
+	assert_equal "$(ls -A "$CACHE")" lock
+	run -0 build -f "$CTX/Dockerfile.a" -t a:1 "$CTX"
+	refute_output --partial "(cached)"
+	# bad input
+	run -2 "$BUILD_BIN" prune --cache-dir "$CACHE" --keep-storage 12x
+	assert_output --partial "--keep-storage \`12x\`: expected a size"
+	run -1 "$BUILD_BIN" prune --cache-dir "$TEST_DIR/none"
+	assert_output "berth-build prune: cache \`$TEST_DIR/none\`: No such file or directory"
 }
 
 @test "build: bases from an OCI archive, a docker-save archive, and the local store (-t names of earlier builds)" {
@@ -975,4 +1099,110 @@ b"
 	run -1 build "$CTX"
 	assert_output --partial 'Dockerfile:4: RUN `sleep 0.5; exit 5`: exit status 5'
 	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+}
+
+@test "build: --progress plain: each step's duration, (cached) for a hit, a summary with the counts" {
+	echo v1 >"$CTX/f"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN sleep 0.3; echo ran
+		COPY f /f
+	EOF
+	run -0 build --progress plain "$CTX"
+	assert_line "Dockerfile:2: RUN sleep 0.3; echo ran"
+	assert_line "ran"
+	assert_line --regexp '^Dockerfile:2: DONE 0\.[3-9]s$|^Dockerfile:2: DONE [1-9][0-9]*\.[0-9]s$'
+	assert_line "Dockerfile:3: COPY f /f"
+	assert_line --regexp '^Dockerfile:3: DONE [0-9]+\.[0-9]s$'
+	assert_line --regexp '^built in [0-9]+\.[0-9]s: 2 steps, 0 cached$'
+	# the order: a step's line, its output, its end
+	assert_equal "$(grep -n -e '^Dockerfile:2: RUN' -e '^ran$' -e '^Dockerfile:2: DONE' <<<"$output" | cut -d: -f1 | tr '\n' ' ')" \
+		"$(grep -n -e '^Dockerfile:2: RUN' -e '^ran$' -e '^Dockerfile:2: DONE' <<<"$output" | cut -d: -f1 | sort -n | tr '\n' ' ')"
+	# a rebuild: hits, without durations
+	run -0 build "$CTX"
+	assert_line "Dockerfile:2: RUN sleep 0.3; echo ran (cached)"
+	assert_line "Dockerfile:3: COPY f /f (cached)"
+	refute_output --partial "DONE"
+	assert_line --regexp '^built in [0-9]+\.[0-9]s: 2 steps, 2 cached$'
+	# a failing step ends with ERROR and the summary says so
+	echo 'RUN exit 4' >>"$CTX/Dockerfile"
+	run -1 build "$CTX"
+	assert_line "Dockerfile:4: RUN exit 4"
+	assert_line --regexp '^Dockerfile:4: ERROR [0-9]+\.[0-9]s$'
+	assert_line --regexp '^failed after [0-9]+\.[0-9]s$'
+	# quiet: no step lines; a bad mode: a clear error
+	sed -i '$d' "$CTX/Dockerfile"
+	run -0 build --progress quiet "$CTX"
+	refute_output --partial "Dockerfile:"
+	refute_output --partial "built in"
+	run -2 build --progress fancy "$CTX"
+	assert_output --partial "--progress \`fancy\`: expected auto, plain, tty or quiet"
+}
+
+# tty_build ARGS...: berth-build as `build` does, with a pty as its terminal
+tty_build() {
+	in_tty "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
+		--output "type=oci,dest=$OUT" "$@"
+}
+
+@test "build: on a terminal, a live view redraws the running steps with their output, then a summary" {
+	[ -x "$BERTH_BUILDDIR/tests/helpers/in-pty" ] || fail "tests/helpers/in-pty is missing: make check builds it"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		WORKDIR /w
+		RUN for i in 1 2 3 4; do echo "out $i"; sleep 0.3; done
+	EOF
+	run -0 tty_build "$CTX"
+	esc=$'\e'
+	# the live view: the status line, the running step with its output,
+	# redrawn (cursor up, clear to the end of the screen)
+	assert_output --partial "[+] Building ("
+	assert_output --regexp " => Dockerfile:3: RUN for i in 1 2 3 4; do echo \"out \\\$i\"; sleep 0.3; done +[0-9]+\.[0-9]s"
+	assert_output --partial "    | out 2"
+	[[ $output == *"$esc["[0-9]*"A$esc[J"* ]] || fail "no redraw sequence in: $output"
+	# each step's last line stays; the summary replaces the live view
+	# (a line after the live view starts with the sequences that clear it)
+	redraw="($esc\[[0-9]+A$esc\[J)?"
+	assert_line --regexp "^$redraw => Dockerfile:2: WORKDIR /w  [0-9]+\.[0-9]s$"
+	assert_line --regexp "^$redraw => Dockerfile:3: RUN for i in .*  [0-9]+\.[0-9]s$"
+	assert_line --regexp "^$esc\[[0-9]+A$esc\[J\[\+\] Built in [0-9]+\.[0-9]s: 2 steps, 0 cached$"
+	assert_line --regexp '^sha256:[0-9a-f]{64}$'
+	# the end of the screen is the summary and the digest: no live view left
+	assert_equal "$(tail -n 2 <<<"$output" | head -n 1 | sed "s/^$esc\[[0-9]*A$esc\[J//")" \
+		"$(grep -o '\[+\] Built in .*' <<<"$output")"
+	# a rebuild: the hits
+	run -0 tty_build "$CTX"
+	assert_output --partial " => CACHED Dockerfile:2: WORKDIR /w"
+	assert_output --partial " => CACHED Dockerfile:3: RUN for i in 1 2 3 4"
+	assert_output --partial "Built in"
+	assert_output --partial ": 2 steps, 2 cached"
+
+	# a failure: the step's last output lines stay on the screen
+	rm -rf "$OUT"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN echo "to stdout"; echo "to stderr" >&2; exit 3
+	EOF
+	run -1 tty_build "$CTX"
+	assert_line --regexp "^$redraw => ERROR Dockerfile:2: RUN echo \"to stdout\"; .*  [0-9]+\.[0-9]s$"
+	assert_line "    > to stdout"
+	assert_line "    > to stderr"
+	assert_output --regexp "\[\+\] Build failed after [0-9]+\.[0-9]s"
+	assert_line --partial 'berth-build: Dockerfile:2: RUN `echo "to stdout"; echo "to stderr" >&2; exit 3`: exit status 3'
+	[ ! -e "$OUT" ] || fail "a failed build wrote its output"
+
+	# --progress plain on a terminal stays plain
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN echo plain
+	EOF
+	run -0 tty_build --progress plain "$CTX"
+	[[ $output != *"$esc["* ]] || fail "escape sequences in plain output: $output"
+	assert_line "Dockerfile:2: RUN echo plain"
+	assert_line "plain"
+	assert_line --regexp '^Dockerfile:2: DONE [0-9]+\.[0-9]s$'
+	# and --progress tty without a terminal draws the view anyway
+	run -0 build --progress tty "$CTX"
+	assert_output --partial " => CACHED Dockerfile:2: RUN echo plain"
+	assert_output --partial "$esc[J"
 }

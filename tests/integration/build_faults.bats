@@ -236,7 +236,9 @@ interrupted() {
 		[ ! -d "$CACHE/layout" ] || check_layout "$CACHE/layout"
 		# the steps whose successor had begun are complete: the next build reuses them
 		completed=()
-		mapfile -t step < <(grep -o '^Dockerfile:[0-9]*: [A-Z]* .*' "$TEST_DIR/killed.log" | sed 's/ (cached)$//')
+		# (the instruction lines, not the lines that end a step: `Dockerfile:N: DONE 0.5s`)
+		mapfile -t step < <(grep -o '^Dockerfile:[0-9]*: [A-Z]* .*' "$TEST_DIR/killed.log" |
+			grep -Ev '^Dockerfile:[0-9]+: (DONE|ERROR) [0-9.]+s$' | sed 's/ (cached)$//')
 		for ((j = 0; j + 1 < ${#step[@]}; j++)); do completed+=("${step[$j]}"); done
 		[ "$rc" = 0 ] && completed=("${step[@]}")
 		run -0 build --cache-dir "$CACHE" --output "type=oci,dest=$OUT" -t "app:$n" "$CTX"
@@ -314,4 +316,50 @@ $sig"
 	wait_cleanup "$CACHE"
 	[ -z "$(leftovers)" ] || fail "$(leftovers)"
 	check_layout "$CACHE/layout"
+}
+
+@test "build faults: a build on a terminal killed (SIGKILL) or interrupted (SIGINT): the live view ends, its renderer too" {
+	[ -x "$BERTH_BUILDDIR/tests/helpers/in-pty" ] || fail "tests/helpers/in-pty is missing: make check builds it"
+	local sig pty builder renderer w state
+	for sig in KILL INT; do
+		cat >"$CTX/Dockerfile" <<-EOF
+			FROM busybox
+			RUN echo started; sleep 30 # $TOKEN $sig
+		EOF
+		# under a shell, as on a terminal (the session leader's death
+		# would hang the terminal up)
+		"$BERTH_BUILDDIR/tests/helpers/in-pty" sh -c 'env --default-signal=INT "$@"; echo "exit $?"' sh \
+			"$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --cache-dir "$CACHE" \
+			--output "type=oci,dest=$OUT" "$CTX" </dev/null >"$TEST_DIR/tty.log" 2>&1 &
+		pty=$!
+		for ((w = 0; w < 100; w++)); do
+			pgrep -f "sleep 30 # $TOKEN $sig" >/dev/null && grep -q "| started" "$TEST_DIR/tty.log" && break
+			sleep 0.1
+		done
+		builder=$(pgrep -P "$(pgrep -P "$pty")")
+		renderer=$(ps -o pid=,comm= --ppid "$builder" | awk '$2 == "berth:[progress" { print $1 }')
+		[ -n "$renderer" ] || fail "no renderer under the build $builder: $(ps -o pid=,comm= --ppid "$builder")"
+		grep -q "| started" "$TEST_DIR/tty.log" || fail "the RUN's output is not on the screen: $(cat "$TEST_DIR/tty.log")"
+		kill -s "$sig" "$builder"
+		wait "$pty"
+		run -0 tr -d '\r' <"$TEST_DIR/tty.log"
+		refute_line "exit 0"
+		if [ "$sig" = KILL ]; then
+			assert_output --partial " => INTERRUPTED Dockerfile:2: RUN echo started; sleep 30"
+			assert_output --regexp "\[\+\] Build interrupted after [0-9]+\.[0-9]s"
+		else
+			assert_output --partial " => ERROR Dockerfile:2: RUN echo started; sleep 30"
+			assert_output --regexp "\[\+\] Build failed after [0-9]+\.[0-9]s"
+			assert_output --partial "interrupted by SIGINT"
+		fi
+		# gone (or a zombie: an orphan that this machine's pid 1 may not reap)
+		for ((w = 0; w < 50; w++)); do
+			state=$(awk '{ print $3 }' "/proc/$renderer/stat" 2>/dev/null || true)
+			[ -z "$state" ] || [ "$state" = Z ] && break
+			sleep 0.1
+		done
+		[ -z "$state" ] || [ "$state" = Z ] || fail "SIG$sig: the renderer $renderer is still there ($state)"
+		wait_cleanup "$CACHE"
+		[ -z "$(leftovers)" ] || fail "SIG$sig: $(leftovers)"
+	done
 }
