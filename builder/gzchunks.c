@@ -20,6 +20,7 @@
 #define MAX_CHUNK (4u * 1024u * 1024u)
 #define CUT_MASK  ((1ull << 20) - 1) /* a cut about every MiB past MIN_CHUNK */
 #define READ_SIZE (1024u * 1024u)
+#define WRITEBACK (8u << 20) /* bytes of the output between two writeback starts */
 
 /* A ring of chunks: the reader (the caller's thread) cuts chunks and looks
  * each up in the cache; worker threads (one per core, at most MAX_THREADS)
@@ -58,6 +59,7 @@ struct gz {
 	size_t n_refs;
 	struct oci_hasher *blob; /* of what is written */
 	uint64_t size;
+	uint64_t started; /* written back up to here (WRITEBACK) */
 	size_t member_cap;
 	char tag[64]; /* compressor and level, part of a member's key */
 	struct job jobs[SLOTS];
@@ -90,6 +92,14 @@ static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 		return berth_error_sys(err, errno, "write the layer");
 	oci_hasher_update(g->blob, buf, len);
 	g->size += len;
+	if (g->size - g->started >= WRITEBACK) {
+		/* the disk writes start now, while the rest is compressed, not
+		 * all at the fsync of an output layout (an error is that
+		 * fsync's to report) */
+		sync_file_range(g->out, (off64_t)g->started, (off64_t)(g->size - g->started),
+		                SYNC_FILE_RANGE_WRITE);
+		g->started = g->size;
+	}
 	return 0;
 }
 
