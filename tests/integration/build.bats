@@ -16,23 +16,7 @@ setup_file() {
 	[ "$(id -u)" = 0 ] || return 0
 	command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null || return 0
 	BUILD_IMAGE_DIR=$(mktemp -d /tmp/berth-build-image.XXXXXX)
-	local img=$BUILD_IMAGE_DIR/base r applet
-	umoci init --layout "$img"
-	umoci new --image "$img:1"
-	umoci unpack --image "$img:1" "$BUILD_IMAGE_DIR/b" >/dev/null
-	r=$BUILD_IMAGE_DIR/b/rootfs
-	mkdir -p "$r"/{bin,etc,tmp,root,home/user,proc,sys,dev}
-	cp "$BUSYBOX" "$r/bin/busybox"
-	for applet in $("$BUSYBOX" --list); do
-		[ "$applet" = busybox ] || ln -s busybox "$r/bin/$applet"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' >"$r/etc/passwd"
-	printf 'root:x:0:\nuser:x:1000:\nstaff:x:50:\n' >"$r/etc/group"
-	chmod 1777 "$r/tmp"
-	chown 1000:1000 "$r/home/user"
-	umoci repack --image "$img:1" "$BUILD_IMAGE_DIR/b" >/dev/null
-	umoci config --image "$img:1" --config.env PATH=/bin --config.cmd sh
-	rm -rf "$BUILD_IMAGE_DIR/b"
+	make_busybox_base_layout "$BUILD_IMAGE_DIR"
 	export BUILD_IMAGE_DIR
 }
 

@@ -22,18 +22,7 @@ setup_file() {
 	[ "$(id -u)" = 0 ] || return 0
 	command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null || return 0
 	FAULTS_IMAGE_DIR=$(mktemp -d /tmp/berth-build-faults-image.XXXXXX)
-	local img=$FAULTS_IMAGE_DIR/base r=$FAULTS_IMAGE_DIR/b/rootfs applet
-	umoci init --layout "$img"
-	umoci new --image "$img:1"
-	umoci unpack --image "$img:1" "$FAULTS_IMAGE_DIR/b" >/dev/null
-	mkdir -p "$r"/{bin,etc,tmp,proc,sys,dev}
-	cp "$BUSYBOX" "$r/bin/busybox"
-	for applet in $("$BUSYBOX" --list); do
-		[ "$applet" = busybox ] || ln -s busybox "$r/bin/$applet"
-	done
-	umoci repack --image "$img:1" "$FAULTS_IMAGE_DIR/b" >/dev/null
-	umoci config --image "$img:1" --config.env PATH=/bin --config.cmd sh
-	rm -rf "$FAULTS_IMAGE_DIR/b"
+	make_busybox_base_layout "$FAULTS_IMAGE_DIR"
 	export FAULTS_IMAGE_DIR
 }
 

@@ -395,3 +395,25 @@ in_tty() {
 	"$BERTH_BUILDDIR/tests/helpers/in-pty" "$@" </dev/null | tr -d '\r\000' | sed 's/\^@//g'
 	return "${PIPESTATUS[0]}"
 }
+
+# make_busybox_base_layout DIR: the builder suites' base image, DIR/base:1,
+# an OCI layout made with umoci: busybox with its applets in /bin, root and
+# user (1000) in /etc/passwd and /etc/group, PATH=/bin and sh as Cmd.
+make_busybox_base_layout() {
+	local img=$1/base r=$1/b/rootfs applet
+	umoci init --layout "$img"
+	umoci new --image "$img:1"
+	umoci unpack --image "$img:1" "$1/b" >/dev/null
+	mkdir -p "$r"/{bin,etc,tmp,root,home/user,proc,sys,dev}
+	cp "$BUSYBOX" "$r/bin/busybox"
+	for applet in $("$BUSYBOX" --list); do
+		[ "$applet" = busybox ] || ln -s busybox "$r/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nuser:x:1000:\nstaff:x:50:\n' >"$r/etc/group"
+	chmod 1777 "$r/tmp"
+	chown 1000:1000 "$r/home/user"
+	umoci repack --image "$img:1" "$1/b" >/dev/null
+	umoci config --image "$img:1" --config.env PATH=/bin --config.cmd sh
+	rm -rf "$1/b"
+}
