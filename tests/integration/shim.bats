@@ -88,32 +88,9 @@ teardown() {
 	fi
 }
 
-# ctrc ARGS...: ctr on this suite's containerd and namespace, with a timeout.
-ctrc() {
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" "$@" 3>&-
-}
-
 # ctr_run ARGS...: ctr run through our shim.
 ctr_run() {
 	ctrc run --runtime "$RUNTIME" --fifo-dir "$CTD_DIR/fifo" "$@"
-}
-
-task_status() {
-	ctrc task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'
-}
-
-task_pid() {
-	ctrc task ls | awk -v id="$1" '$1 == id {print $2}'
-}
-
-wait_task_status() {
-	local i got=
-	for ((i = 0; i < 100; i++)); do
-		got=$(task_status "$1")
-		[ "$got" = "$2" ] && return 0
-		sleep 0.1
-	done
-	fail "task $1: status '$got' after 10 s, expected '$2'"
 }
 
 # start_sleeper ID [ctr run flags...]: a detached task running `sleep 1000`

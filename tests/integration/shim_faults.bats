@@ -58,19 +58,6 @@ teardown() {
 	[ -z "$errors" ] || fail "teardown: $errors"
 }
 
-# ctrc ARGS...: ctr on this suite's containerd and namespace, with a timeout.
-ctrc() {
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" "$@" 3>&-
-}
-
-task_status() {
-	ctrc task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'
-}
-
-task_pid() {
-	ctrc task ls | awk -v id="$1" '$1 == id {print $2}'
-}
-
 # wait_for WHAT CMD...: up to 15 s for CMD to succeed.
 wait_for() {
 	local what=$1 i
@@ -84,16 +71,6 @@ wait_for() {
 
 status_is() {
 	[ "$(task_status "$1")" = "$2" ]
-}
-
-# shim_pids [ID]: pids of our shim servers for this namespace (and task).
-shim_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "$(cat "$p/comm" 2>/dev/null)" = berth-shim ] || continue
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-namespace $CTD_NS -id ${1:-[^ ]*} " || continue
-		echo "${p#/proc/}"
-	done
 }
 
 # start_sleeper ID: a detached task running `sleep 1000`.
@@ -113,7 +90,7 @@ leftovers() {
 	[ -z "$left" ] || out+="cgroups: $left; "
 	left=$(mounts_under "$CTD_DIR/state")
 	[ -z "$left" ] || out+="mounts: $left; "
-	left=$(shim_pids)
+	left=$(berth_shim_pids)
 	[ -z "$left" ] || out+="shims: $left; "
 	echo "$out"
 }
@@ -130,7 +107,7 @@ nothing_left() {
 	start_sleeper k1
 	local init shim i
 	init=$(task_pid k1)
-	shim=$(shim_pids k1)
+	shim=$(berth_shim_pids k1)
 	[ -n "$shim" ] && kill -0 "$init" || fail "no shim ($shim) or init ($init)"
 	kill -KILL "$shim"
 	# containerd sees the shim's connection close and runs `shim delete`:
@@ -158,7 +135,7 @@ nothing_left() {
 	local init1 init2 shim1 old
 	init1=$(task_pid r1)
 	init2=$(task_pid r2)
-	shim1=$(shim_pids r1)
+	shim1=$(berth_shim_pids r1)
 	old=$(cat "$CTD_DIR/containerd.pid")
 	kill -KILL "$old"
 	wait_for "containerd $old gone" pid_gone "$old"
@@ -169,7 +146,7 @@ nothing_left() {
 	start_containerd
 	assert_equal "$(task_status r1)" RUNNING
 	assert_equal "$(task_pid r1)" "$init1"
-	assert_equal "$(shim_pids r1)" "$shim1"
+	assert_equal "$(berth_shim_pids r1)" "$shim1"
 	wait_for "r2 STOPPED after the restart" status_is r2 STOPPED
 	run ctrc task exec --exec-id e1 r1 echo after the kill
 	assert_success

@@ -38,27 +38,14 @@ setup_file() {
 
 teardown_file() {
 	[ -n "${CTD_DIR:-}" ] && [ -d "$CTD_DIR" ] || return 0
-	local i errors=()
-	if [ -n "${CTD_PID:-}" ]; then
-		stop_containerd || errors+=("containerd $CTD_PID did not exit on SIGTERM")
-	fi
-	if [ -n "$(mounts_under "$CTD_DIR")" ]; then
-		errors+=("mounts left under $CTD_DIR: $(mounts_under "$CTD_DIR" | tr '\n' ' ')")
-		umount_under "$CTD_DIR"
-	fi
-	remove_cgroup "$CTD_NS"
 	# the shim's sockets live in /run/containerd/s, named by a hash of our
 	# socket path: they go when the shims exit
-	rm -rf "$CTD_DIR"
-	if [ ${#errors[@]} -gt 0 ]; then
-		printf '# teardown_file: %s\n' "${errors[@]}" >&3
-		return 1
-	fi
+	finish_containerd_suite "$CTD_NS"
 }
 
 setup() {
 	requires root
-	requires_cmd containerd ctr containerd-shim-runc-v2 script
+	requires_cmd containerd ctr containerd-shim-runc-v2
 	[ -n "${CTD_PID:-}" ] || fail "containerd was not started by setup_file"
 	DEV_NULL_BEFORE=$(stat -c '%F %U:%G %a %t:%T' /dev/null)
 	: >"$CTD_DIR/berth.log"
@@ -99,36 +86,10 @@ teardown() {
 	fi
 }
 
-# ctrc ARGS...: ctr on this suite's containerd and namespace, with a timeout.
-ctrc() {
-	timeout -k 5 60 ctr -a "$CTD_SOCK" -n "$CTD_NS" "$@" 3>&-
-}
-
 # ctr_run ARGS...: ctr run with berth as the runc shim's binary.
 ctr_run() {
 	ctrc run --runc-binary "$CTD_DIR/berth-runtime" --runc-root "$CTD_DIR/runc" \
 		--fifo-dir "$CTD_DIR/fifo" "$@"
-}
-
-# task_status ID: RUNNING, PAUSED, STOPPED... from ctr task ls.
-task_status() {
-	ctrc task ls | awk -v id="$1" '$1 == id {print $3}'
-}
-
-# task_pid ID: the task's init pid on the host.
-task_pid() {
-	ctrc task ls | awk -v id="$1" '$1 == id {print $2}'
-}
-
-# wait_task_status ID STATUS: up to 10 s.
-wait_task_status() {
-	local i got=
-	for ((i = 0; i < 100; i++)); do
-		got=$(task_status "$1")
-		[ "$got" = "$2" ] && return 0
-		sleep 0.1
-	done
-	fail "task $1: status '$got' after 10 s, expected '$2'"
 }
 
 # start_sleeper ID [ctr run flags...]: a detached task running `sleep 1000`

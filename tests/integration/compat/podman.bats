@@ -70,7 +70,7 @@ teardown_file() {
 
 setup() {
 	requires root
-	requires_cmd podman conmon script
+	requires_cmd podman conmon
 	[ -n "${PD_DIR:-}" ] || fail "setup_file did not prepare podman"
 	DEV_NULL_BEFORE=$(stat -c '%F %U:%G %a %t:%T' /dev/null)
 	: >"$PD_DIR/berth.log"
