@@ -270,19 +270,22 @@ static char *join(const char *a, const char *b)
 }
 
 /* The runtime's own cgroup in a hierarchy (name: a v1 controller, or NULL
- * for v2), as a path from the hierarchy root as mounted. */
-static int own_cgroup(const char *name, const char *mroot, char **out, berth_error_t *err)
+ * for v2), as a path from the hierarchy root as mounted.  `text`: the
+ * content of /proc/self/cgroup, read once for every hierarchy (NULL in the
+ * unit tests, where the runtime is at the root). */
+static int own_cgroup(const char *text, const char *name, const char *mroot, char **out, berth_error_t *err)
 {
-	cleanup_free char *text = NULL;
+	cleanup_free char *copy = NULL;
 	char *save = NULL;
 
-	if (hier.test) {
+	if (text == NULL) {
 		*out = strdup("/");
 		return *out != NULL ? 0 : berth_error_sys(err, ENOMEM, "/proc/self/cgroup");
 	}
-	if (fs_read_file_at(AT_FDCWD, "/proc/self/cgroup", &text, NULL, err) < 0)
-		return -1;
-	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	copy = strdup(text);
+	if (copy == NULL)
+		return berth_error_sys(err, ENOMEM, "/proc/self/cgroup");
+	for (char *line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		char *ctrls = strchr(line, ':'), *path;
 		if (ctrls == NULL || (path = strchr(++ctrls, ':')) == NULL)
 			continue;
@@ -384,6 +387,7 @@ int cgroup_open(const struct cgroup_config *config, struct cgroup **out, berth_e
 	const char *inner = config->cgroups_path != NULL && config->cgroups_path[0] != '\0'
 	                        ? config->cgroups_path
 	                        : config->id;
+	cleanup_free char *own_text = NULL;
 	struct cgroup *cg;
 	bool absolute;
 
@@ -398,6 +402,9 @@ int cgroup_open(const struct cgroup_config *config, struct cgroup **out, berth_e
 	absolute = inner[0] == '/';
 	if (clean_path(inner, &rel, err) < 0)
 		return -1;
+	if (!absolute && !hier.test &&
+	    fs_read_file_at(AT_FDCWD, "/proc/self/cgroup", &own_text, NULL, err) < 0)
+		return -1;
 	if (strcmp(rel, "/") == 0)
 		return berth_error_invalid(err, "cgroupsPath `%s` names the root cgroup", inner);
 	cg = cgroup_new();
@@ -410,7 +417,7 @@ int cgroup_open(const struct cgroup_config *config, struct cgroup **out, berth_e
 		cleanup_free char *own = NULL;
 		if (hier.v1_mnt[c] == NULL)
 			continue;
-		if (!absolute && own_cgroup(cgroup_ctrl_name(c), hier.v1_mroot[c], &own, err) < 0)
+		if (!absolute && own_cgroup(own_text, cgroup_ctrl_name(c), hier.v1_mroot[c], &own, err) < 0)
 			goto fail;
 		cg->v1_rel[c] = absolute ? strdup(rel) : join(own, rel);
 		if (cg->v1_rel[c] == NULL)
@@ -418,7 +425,7 @@ int cgroup_open(const struct cgroup_config *config, struct cgroup **out, berth_e
 	}
 	if (hier.v2_mnt != NULL) {
 		cleanup_free char *own = NULL;
-		if (!absolute && own_cgroup(NULL, hier.v2_mroot, &own, err) < 0)
+		if (!absolute && own_cgroup(own_text, NULL, hier.v2_mroot, &own, err) < 0)
 			goto fail;
 		if (!absolute && mode == CGROUP_MODE_V2) {
 			char *slash = strrchr(own, '/');

@@ -8,6 +8,7 @@
  * container never sees it half-filled and nothing is resolved by path.
  */
 #include "copyup.h"
+#include "mounts.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -123,26 +124,6 @@ static int copy_tree(int src_dir, int dst_dir, int depth, berth_error_t *err)
 	return 0;
 }
 
-static uint64_t attrs_of(unsigned long ms_flags)
-{
-	uint64_t a = 0;
-	if (ms_flags & MS_RDONLY)
-		a |= MOUNT_ATTR_RDONLY;
-	if (ms_flags & MS_NOSUID)
-		a |= MOUNT_ATTR_NOSUID;
-	if (ms_flags & MS_NODEV)
-		a |= MOUNT_ATTR_NODEV;
-	if (ms_flags & MS_NOEXEC)
-		a |= MOUNT_ATTR_NOEXEC;
-	if (ms_flags & MS_NODIRATIME)
-		a |= MOUNT_ATTR_NODIRATIME;
-	if (ms_flags & MS_NOATIME)
-		a |= MOUNT_ATTR_NOATIME;
-	else if (ms_flags & MS_STRICTATIME)
-		a |= MOUNT_ATTR_STRICTATIME;
-	return a;
-}
-
 /* "mode=755,size=1m,nr_inodes" -> fsconfig calls. */
 static int configure(int fs_fd, const char *data, berth_error_t *err)
 {
@@ -185,7 +166,8 @@ int copyup_mount_tmpfs(int target, const char *source, const char *data, unsigne
 		return berth_error_sys(err, errno, "tmpfs source `%s`", source);
 	if (configure(fs_fd, data, err) < 0)
 		return -1;
-	mnt_fd = (int)syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attrs_of(ms_flags) & ~MOUNT_ATTR_RDONLY);
+	mnt_fd =
+	    (int)syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, mount_attrs_of(ms_flags) & ~MOUNT_ATTR_RDONLY);
 	if (mnt_fd < 0)
 		return berth_error_sys(err, errno, "fsmount tmpfs");
 	root = openat(mnt_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

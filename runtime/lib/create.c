@@ -453,10 +453,22 @@ static void check_rootless_cgroup(struct create_ctx *cc)
 	}
 }
 
-int create_identify_init(struct create_ctx *cc, berth_error_t *err)
+/* init's start time, read while it sets up its mounts rather than between
+ * its SYNC_READY and its execve. */
+static void identify_init_early(struct create_ctx *cc)
 {
+	if (cc->init_pid <= 0)
+		return; /* the slow path: init's pid comes later */
 	cc->c->pid = cc->init_pid;
 	cc->c->start_time = state_pid_start_time(cc->init_pid);
+}
+
+int create_identify_init(struct create_ctx *cc, berth_error_t *err)
+{
+	if (cc->c->pid != cc->init_pid || cc->c->start_time == 0) {
+		cc->c->pid = cc->init_pid;
+		cc->c->start_time = state_pid_start_time(cc->init_pid);
+	}
 	if (cc->c->start_time == 0)
 		return berth_error_set(err, BERTH_ERR_STATE, 0, "container init exited during create");
 	return 0;
@@ -497,8 +509,10 @@ int create_container(struct create_ctx *cc, berth_error_t *err)
 	if (state_create(cc->ctx, cc->opts->id, &cc->c, err) < 0)
 		return -1;
 	if (load_config(cc, err) < 0 || prepare_state_dir(cc, err) < 0 || prepare_cgroup(cc, err) < 0 ||
-	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || write_config_copy(cc, err) < 0 ||
-	    serve_init(cc, child, err) < 0)
+	    prepare_channels(cc, err) < 0 || spawn(cc, &child, err) < 0 || write_config_copy(cc, err) < 0)
+		goto fail;
+	identify_init_early(cc);
+	if (serve_init(cc, child, err) < 0)
 		goto fail;
 	check_rootless_cgroup(cc);
 	if (create_identify_init(cc, err) < 0)

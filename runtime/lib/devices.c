@@ -88,35 +88,40 @@ static int open_parent(int root_fd, const char *path, const char **name, berth_e
 	return safe_path_mkdir_all(root_fd, parent[0] != '\0' ? parent : "/", 0755, err);
 }
 
-static int mknod_device(int root_fd, const struct device *d, berth_error_t *err)
+/* The node `name` in the opened directory `dir`, with exactly the mode asked
+ * for: the caller holds the umask at 0.  An existing entry is left as it is
+ * (runc does the same): it belongs to the image. */
+static int mknod_in(int dir, const char *name, const struct device *d, berth_error_t *err)
 {
-	cleanup_close int dir = -1;
-	const char *name = NULL;
-	mode_t type, old_umask;
-	int rc;
+	mode_t type;
 
-	/* 1. The parent directory, inside the rootfs. */
-	dir = open_parent(root_fd, d->path, &name, err);
-	if (dir < 0)
-		return -1;
 	if (type_bits(d->type, &type) < 0)
 		return berth_error_invalid(err, "device `%s`: unknown type `%c`", d->path, d->type);
-
-	/* 2. The node, with exactly the mode asked for.  An existing entry is
-	 *    left as it is (runc does the same): it belongs to the image. */
-	old_umask = umask(0);
-	rc = mknodat(dir, name, type | (d->mode & 07777), makedev(d->major, d->minor));
-	umask(old_umask);
-	if (rc < 0) {
+	if (mknodat(dir, name, type | (d->mode & 07777), makedev(d->major, d->minor)) < 0) {
 		if (errno == EEXIST)
 			return 0;
 		return berth_error_sys(err, errno, "mknod `%s`", d->path);
 	}
-
-	/* 3. Its owner; never follow: the name is ours, just made. */
+	/* Its owner; never follow: the name is ours, just made. */
 	if (fchownat(dir, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return berth_error_sys(err, errno, "chown `%s`", d->path);
 	return 0;
+}
+
+static int mknod_device(int root_fd, const struct device *d, berth_error_t *err)
+{
+	cleanup_close int dir = -1;
+	const char *name = NULL;
+	mode_t old_umask;
+	int rc;
+
+	dir = open_parent(root_fd, d->path, &name, err);
+	if (dir < 0)
+		return -1;
+	old_umask = umask(0);
+	rc = mknod_in(dir, name, d, err);
+	umask(old_umask);
+	return rc;
 }
 
 /* In a user namespace: an empty file with the host's node bound onto it. */
@@ -179,12 +184,8 @@ static bool has_devpts(const struct oci_spec *spec)
 	return false;
 }
 
-static int create_symlinks(int root_fd, const struct oci_spec *spec, berth_error_t *err)
+static int create_symlinks(int dev, const struct oci_spec *spec, berth_error_t *err)
 {
-	cleanup_close int dev = safe_path_mkdir_all(root_fd, "/dev", 0755, err);
-
-	if (dev < 0)
-		return -1;
 	for (size_t i = 0; i < sizeof(dev_symlinks) / sizeof(dev_symlinks[0]); i++) {
 		if (symlinkat(dev_symlinks[i].target, dev, dev_symlinks[i].name) < 0 && errno != EEXIST)
 			return berth_error_sys(err, errno, "symlink `/dev/%s`", dev_symlinks[i].name);
@@ -199,15 +200,39 @@ static int create_symlinks(int root_fd, const struct oci_spec *spec, berth_error
 	return 0;
 }
 
+/* The default devices, all right in /dev (opened as `dev`): one umask
+ * change for them all. */
+static int create_default_devices(int root_fd, int dev, const struct oci_spec *spec, bool in_user_namespace,
+                                  berth_error_t *err)
+{
+	mode_t old_umask;
+	int rc = 0;
+
+	if (in_user_namespace) {
+		for (size_t i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++)
+			if (!overridden(spec, default_devices[i].path) &&
+			    bind_device(root_fd, &default_devices[i], err) < 0)
+				return -1;
+		return 0;
+	}
+	old_umask = umask(0);
+	for (size_t i = 0; rc == 0 && i < sizeof(default_devices) / sizeof(default_devices[0]); i++)
+		if (!overridden(spec, default_devices[i].path))
+			rc = mknod_in(dev, default_devices[i].path + strlen("/dev/"), &default_devices[i],
+			              err);
+	umask(old_umask);
+	return rc;
+}
+
 int devices_setup(int root_fd, const struct oci_spec *spec, bool in_user_namespace, berth_error_t *err)
 {
+	cleanup_close int dev = safe_path_mkdir_all(root_fd, "/dev", 0755, err);
+
+	if (dev < 0)
+		return -1;
 	/* 1. Default devices. */
-	for (size_t i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++) {
-		if (overridden(spec, default_devices[i].path))
-			continue;
-		if (create_device(root_fd, &default_devices[i], in_user_namespace, err) < 0)
-			return -1;
-	}
+	if (create_default_devices(root_fd, dev, spec, in_user_namespace, err) < 0)
+		return -1;
 
 	/* 2. linux.devices. */
 	for (size_t i = 0; spec->linux_ != NULL && i < spec->linux_->devices_len; i++) {
@@ -219,5 +244,5 @@ int devices_setup(int root_fd, const struct oci_spec *spec, bool in_user_namespa
 	}
 
 	/* 3. Symlinks. */
-	return create_symlinks(root_fd, spec, err);
+	return create_symlinks(dev, spec, err);
 }

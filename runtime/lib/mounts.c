@@ -265,6 +265,26 @@ unsigned long mount_flags_of(int fd)
 	return f;
 }
 
+uint64_t mount_attrs_of(unsigned long ms_flags)
+{
+	uint64_t a = 0;
+	if (ms_flags & MS_RDONLY)
+		a |= MOUNT_ATTR_RDONLY;
+	if (ms_flags & MS_NOSUID)
+		a |= MOUNT_ATTR_NOSUID;
+	if (ms_flags & MS_NODEV)
+		a |= MOUNT_ATTR_NODEV;
+	if (ms_flags & MS_NOEXEC)
+		a |= MOUNT_ATTR_NOEXEC;
+	if (ms_flags & MS_NODIRATIME)
+		a |= MOUNT_ATTR_NODIRATIME;
+	if (ms_flags & MS_NOATIME)
+		a |= MOUNT_ATTR_NOATIME;
+	else if (ms_flags & MS_STRICTATIME)
+		a |= MOUNT_ATTR_STRICTATIME;
+	return a;
+}
+
 int mount_remount_bind(int fd, const char *target, const char *what, unsigned long flags, berth_error_t *err)
 {
 	const unsigned long atime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_NODIRATIME;
@@ -775,23 +795,25 @@ static bool new_cgroup_namespace(const struct oci_spec *spec)
 	return ns != NULL && ns->path == NULL;
 }
 
-/* One hierarchy below the tmpfs: with a cgroup namespace of our own, a
- * fresh mount shows the namespace's root; without one (or when the kernel
- * refuses), a bind of our own cgroup directory. */
-static int cgroup_v1_one(const struct mount_context *ctx, const struct cgroup_hierarchy *h, const char *dest,
-                         const struct mount_options *o, berth_error_t *err)
+/* One hierarchy below the tmpfs (opened as tmpfs_fd: we just mounted it,
+ * nothing else can have written into it, so names in it are resolved
+ * directly): with a cgroup namespace of our own, a fresh mount shows the
+ * namespace's root; without one (or when the kernel refuses), a bind of
+ * our own cgroup directory, whose flags are left to the caller. */
+static int cgroup_v1_one(const struct mount_context *ctx, int tmpfs_fd, const struct cgroup_hierarchy *h,
+                         const char *dest, const struct mount_options *o, bool *bound, berth_error_t *err)
 {
 	const char *name = strrchr(h->mountpoint, '/') + 1;
-	cleanup_free char *sub = NULL, *data = NULL;
+	cleanup_free char *data = NULL;
 	cleanup_close int target = -1;
-	struct mount_options bind = *o;
 	char p[32], src[32];
 
-	if (asprintf(&sub, "%s/%s", dest, name) < 0)
-		return berth_error_sys(err, ENOMEM, "mount cgroup `%s`", name);
-	target = safe_path_mkdir_all(ctx->root_fd, sub, 0755, err);
+	*bound = false;
+	if (mkdirat(tmpfs_fd, name, 0755) < 0 && errno != EEXIST)
+		return berth_error_sys(err, errno, "mount cgroup: mkdir `%s/%s`", dest, name);
+	target = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
-		return berth_error_prefix(err, "mount cgroup to `%s`", dest);
+		return berth_error_sys(err, errno, "mount cgroup: open `%s/%s`", dest, name);
 
 	if (new_cgroup_namespace(ctx->spec)) {
 		bool v2 = strcmp(h->fstype, "cgroup2") == 0;
@@ -800,24 +822,59 @@ static int cgroup_v1_one(const struct mount_context *ctx, const struct cgroup_hi
 		          data) == 0)
 			return 0;
 		if (errno != EPERM)
-			return berth_error_sys(err, errno, "mount `cgroup` to `%s`", sub);
+			return berth_error_sys(err, errno, "mount `cgroup` to `%s/%s`", dest, name);
 	}
 	/* The bind source by its fd: with a shared /sys the tmpfs may have
 	 * covered the host's /sys/fs/cgroup in this namespace by now. */
-	bind.flags = (o->flags & ~MS_REC) | MS_BIND;
-	bind.propagation = 0;
-	bind.rec_attr_set = bind.rec_attr_clr = 0;
 	if (mount(mount_fd_path(h->source_fd, src), mount_fd_path(target, p), NULL, MS_BIND, NULL) < 0)
-		return berth_error_sys(err, errno, "mount `%s` to `%s`", h->source, sub);
-	{
-		cleanup_close int fd = safe_path_open(ctx->root_fd, sub, O_PATH, 0, err);
+		return berth_error_sys(err, errno, "mount `%s` to `%s/%s`", h->source, dest, name);
+	*bound = true;
+	return 0;
+}
+
+/* The flags of the mount on the tmpfs and on the binds below it, where
+ * mount_setattr is refused: one remount each. */
+static int cgroup_v1_remount_each(int tmpfs_fd, const struct cgroup_hierarchy *hs, const bool *bound,
+                                  size_t n, const char *dest, unsigned long flags, berth_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *name = strrchr(hs[i].mountpoint, '/') + 1;
+		cleanup_close int fd = -1;
+		char what[PATH_MAX];
+
+		if (!bound[i])
+			continue;
+		snprintf(what, sizeof(what), "%s/%s", dest, name);
+		fd = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return berth_error_prefix(err, "mount `%s` to `%s`", h->source, sub);
-		if ((bind.flags & ~(MS_BIND | MS_REMOUNT)) != 0 &&
-		    mount_remount_bind(fd, NULL, sub, bind.flags, err) < 0)
+			return berth_error_sys(err, errno, "remount `%s`", what);
+		if (mount_remount_bind(fd, NULL, what, flags, err) < 0)
 			return -1;
 	}
+	if ((flags & MS_RDONLY) && mount_remount_bind(tmpfs_fd, NULL, dest, flags, err) < 0)
+		return -1;
 	return 0;
+}
+
+/* The flags asked for, on the tmpfs and every hierarchy below it: one
+ * recursive mount_setattr in place of a remount per bind. */
+static int cgroup_v1_flags(int tmpfs_fd, const struct cgroup_hierarchy *hs, const bool *bound, size_t n,
+                           const char *dest, unsigned long flags, berth_error_t *err)
+{
+	struct mount_attr attr = {.attr_set = mount_attrs_of(flags)};
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++)
+		any = any || bound[i];
+	if (!any && !(flags & MS_RDONLY))
+		return 0;
+	if (attr.attr_set & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME))
+		attr.attr_clr = MOUNT_ATTR__ATIME;
+	if (syscall(SYS_mount_setattr, tmpfs_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) == 0)
+		return 0;
+	/* An old kernel, or a flag the mount's owner locked (EPERM in a user
+	 * namespace): remounts, which keep what is locked. */
+	return cgroup_v1_remount_each(tmpfs_fd, hs, bound, n, dest, flags, err);
 }
 
 /* Every hierarchy right below /sys/fs/cgroup, with its bind source open. */
@@ -896,6 +953,7 @@ static int mount_cgroup_v1(const struct mount_context *ctx, const struct oci_mou
                            const struct mount_options *o, berth_error_t *err)
 {
 	struct cgroup_hierarchy *hs = NULL;
+	cleanup_free bool *bound = NULL;
 	size_t n = 0;
 	cleanup_close int target = -1, tmpfs = -1;
 	char p[32];
@@ -923,15 +981,22 @@ static int mount_cgroup_v1(const struct mount_context *ctx, const struct oci_mou
 		goto out;
 	}
 
+	bound = calloc(n + 1, sizeof(*bound));
+	if (bound == NULL) {
+		berth_error_sys(err, ENOMEM, "mount `cgroup` to `%s`", m->destination);
+		goto out;
+	}
+
 	/* 3. Each hierarchy. */
 	for (size_t i = 0; i < n; i++)
-		if (cgroup_v1_one(ctx, &hs[i], m->destination, o, err) < 0)
+		if (cgroup_v1_one(ctx, tmpfs, &hs[i], m->destination, o, &bound[i], err) < 0)
 			goto out;
 
-	/* 4. Co-mount symlinks, then the tmpfs read-only if asked. */
+	/* 4. Co-mount symlinks, then the flags (read-only) on it all. */
 	if (cgroup_v1_symlinks(tmpfs, m->destination, err) < 0)
 		goto out;
-	if ((o->flags & MS_RDONLY) && mount_remount_bind(tmpfs, NULL, m->destination, o->flags, err) < 0)
+	if (cgroup_v1_flags(tmpfs, hs, bound, n, m->destination, o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
+	                    err) < 0)
 		goto out;
 	rc = apply_after(ctx, tmpfs, m->destination, o, err);
 out:

@@ -45,6 +45,8 @@ unsigned long mount_flags_of(int fd);
  * because the mount has flags locked by a less privileged user namespace
  * (nosuid, nodev, noexec, ro, atime), retries keeping them.  `what` names
  * the mount in errors. */
+/* The MOUNT_ATTR_* of the MS_* flags (mount_setattr, fsmount). */
+uint64_t mount_attrs_of(unsigned long ms_flags);
 int mount_remount_bind(int fd, const char *target, const char *what, unsigned long flags, berth_error_t *err);
 
 struct mount_context {

@@ -27,6 +27,7 @@
 #include "util/error.h"
 
 #include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,7 +36,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
@@ -169,26 +169,38 @@ static int exe_vmas(dev_t dev, ino_t ino, struct exe_vma *vmas)
 	return n;
 }
 
+/* The load bias and program headers of the program itself: the first object
+ * dl_iterate_phdr reports, in a dynamic and in a static-pie binary alike
+ * (the latter has no PT_PHDR to derive the bias from). */
+struct program_headers {
+	const Elf64_Phdr *ph;
+	size_t n;
+	uintptr_t bias;
+};
+
+static int first_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct program_headers *p = data;
+
+	p->ph = info->dlpi_phdr;
+	p->n = info->dlpi_phnum;
+	p->bias = info->dlpi_addr;
+	return 1;
+}
+
 /* Whether the address lies in a writable segment of the program: pages the
  * loader wrote (relocations, RELRO before its mprotect, data), which differ
  * from the file even where they are read-only now. */
-static bool in_writable_segment(uintptr_t addr)
+static bool in_writable_segment(const struct program_headers *p, uintptr_t addr)
 {
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
-	size_t n = getauxval(AT_PHNUM);
-	uintptr_t bias = 0;
-	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 
-	if (ph == NULL)
+	if (p->ph == NULL)
 		return true;
-	for (size_t i = 0; i < n; i++) {
-		if (ph[i].p_type == PT_PHDR)
-			bias = (uintptr_t)ph - ph[i].p_vaddr;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uintptr_t start = (bias + ph[i].p_vaddr) & ~(uintptr_t)(page - 1);
-		uintptr_t end = bias + ph[i].p_vaddr + ph[i].p_memsz;
-		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_W) && addr >= start && addr < end)
+	for (size_t i = 0; i < p->n; i++) {
+		uintptr_t start = (p->bias + p->ph[i].p_vaddr) & ~(page - 1);
+		uintptr_t end = p->bias + p->ph[i].p_vaddr + p->ph[i].p_memsz;
+		if (p->ph[i].p_type == PT_LOAD && (p->ph[i].p_flags & PF_W) && addr >= start && addr < end)
 			return true;
 	}
 	return false;
@@ -208,12 +220,12 @@ __attribute__((no_sanitize_address)) static void copy_words(uintptr_t *to, const
  * copy's pages where they are the file's, an anonymous copy where the
  * process wrote them.  The new mapping takes the old one's place in one
  * call (MAP_FIXED, mremap), so that the code running now stays mapped. */
-static int replace_vma(const struct exe_vma *v, int copy)
+static int replace_vma(const struct program_headers *p, const struct exe_vma *v, int copy)
 {
 	size_t len = v->end - v->start;
 	void *anon;
 
-	if (!in_writable_segment(v->start) && !(v->prot & PROT_WRITE))
+	if (!in_writable_segment(p, v->start) && !(v->prot & PROT_WRITE))
 		return mmap((void *)v->start, len, v->prot, MAP_PRIVATE | MAP_FIXED, copy, v->offset) ==
 		               MAP_FAILED
 		           ? -1
@@ -272,12 +284,14 @@ static int set_exe(int copy)
 static int swap_in_place(int copy, const struct stat *st)
 {
 	struct exe_vma vmas[MAX_EXE_VMAS];
+	struct program_headers program = {0};
 	int n = exe_vmas(st->st_dev, st->st_ino, vmas);
 
 	if (n <= 0)
 		return -1;
+	dl_iterate_phdr(first_object, &program);
 	for (int i = 0; i < n; i++) {
-		if (replace_vma(&vmas[i], copy) < 0)
+		if (replace_vma(&program, &vmas[i], copy) < 0)
 			return -1;
 	}
 	return set_exe(copy);

@@ -397,3 +397,25 @@ start_sleepers() {
 	delete_ctr
 	wait_pid_gone "$child"
 }
+
+@test "without a cgroup namespace /sys/fs/cgroup binds every hierarchy at the container's cgroup, read-only" {
+	local h entry root opts
+	update_config 'del(.linux.namespaces[] | select(.type == "cgroup"))'
+	set_args /bin/sh -c 'cat /proc/self/mountinfo; echo 5 >/sys/fs/cgroup/pids/pids.max && echo WROTE'
+	run_container
+	[[ "$output" != *WROTE* ]] || fail "the container wrote its pids.max: $output"
+	[[ "$stderr" == *"Read-only file system"* ]] || fail "no EROFS: $stderr"
+	entry=$(awk '$5 == "/sys/fs/cgroup"' <<<"$output")
+	[[ "$entry" == *" - tmpfs "* ]] || fail "/sys/fs/cgroup is not a tmpfs: $entry"
+	opts=$(cut -d' ' -f6 <<<"$entry")
+	for o in ro nosuid nodev noexec; do has_opt "$opts" "$o" || fail "/sys/fs/cgroup: no $o in $opts"; done
+	for h in $(cgroup_mounts); do
+		[[ "$h" == /sys/fs/cgroup/* ]] || continue
+		entry=$(awk -v mp="$h" '$5 == mp' <<<"$output")
+		[ -n "$entry" ] || fail "$h is not mounted in the container: $output"
+		root=$(cut -d' ' -f4 <<<"$entry")
+		[[ "$root" == */"$CG_PARENT"/ctr ]] || fail "$h shows $root, not the container's cgroup"
+		opts=$(cut -d' ' -f6 <<<"$entry")
+		for o in ro nosuid nodev noexec; do has_opt "$opts" "$o" || fail "$h: no $o in $opts"; done
+	done
+}
