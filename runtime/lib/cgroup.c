@@ -68,6 +68,7 @@ static struct {
 	char *v1_mroot[CG_V1_N]; /* the mount's root inside the hierarchy */
 	char *v2_mnt;
 	char *v2_mroot;
+	char *mountinfo; /* the text read, for cgroup_mountinfo */
 } hier;
 
 bool cgroup_test_mode(void)
@@ -83,6 +84,7 @@ static void hier_reset(void)
 	}
 	free(hier.v2_mnt);
 	free(hier.v2_mroot);
+	free(hier.mountinfo);
 	memset(&hier, 0, sizeof(hier));
 }
 
@@ -181,6 +183,8 @@ int cgroup_detect(enum cgroup_mode *mode, berth_error_t *err)
 	}
 	if (fs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &text, NULL, err) < 0)
 		return -1;
+	free(hier.mountinfo);
+	hier.mountinfo = strdup(text);
 	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 		parse_mount_line(line);
 	for (int c = 0; c < CG_V1_N; c++)
@@ -202,6 +206,11 @@ int cgroup_detect(enum cgroup_mode *mode, berth_error_t *err)
 	hier.done = true;
 	*mode = hier.mode;
 	return 0;
+}
+
+const char *cgroup_mountinfo(void)
+{
+	return hier.done && !hier.test ? hier.mountinfo : NULL;
 }
 
 /* ---- paths ---- */

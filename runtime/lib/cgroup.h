@@ -36,6 +36,10 @@ struct cgroup_config {
 
 /* Reads /proc/self/mountinfo (once per process; cached). */
 int cgroup_detect(enum cgroup_mode *mode, berth_error_t *err);
+/* The /proc/self/mountinfo cgroup_detect read, or NULL: container init,
+ * forked after it, finds the hierarchies to mount in it without reading
+ * the file again on its way to the container's program. */
+const char *cgroup_mountinfo(void);
 const char *cgroup_mode_name(enum cgroup_mode mode);
 
 /* Computes the cgroup's paths (absolute cgroupsPath: from the hierarchy root;

@@ -42,6 +42,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "copyup.h"
 #include "safe_path.h"
 #include "security.h"
@@ -877,18 +878,24 @@ static int cgroup_v1_flags(int tmpfs_fd, const struct cgroup_hierarchy *hs, cons
 	return cgroup_v1_remount_each(tmpfs_fd, hs, bound, n, dest, flags, err);
 }
 
-/* Every hierarchy right below /sys/fs/cgroup, with its bind source open. */
+/* Every hierarchy right below /sys/fs/cgroup, with its bind source open;
+ * from the mountinfo the runtime read before the clone where there is one
+ * (the hierarchies are the same in init's copy of the mount table). */
 static int cgroup_v1_collect(struct cgroup_hierarchy **out, size_t *len, berth_error_t *err)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	const char *cached = cgroup_mountinfo();
+	cleanup_free char *text = NULL;
+	char *save = NULL;
 
 	*out = NULL;
 	*len = 0;
-	if (f == NULL)
-		return berth_error_sys(err, errno, "open `/proc/self/mountinfo`");
-	while (getline(&line, &cap, f) > 0) {
+	if (cached != NULL)
+		text = strdup(cached);
+	else if (fs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &text, NULL, err) < 0)
+		return -1;
+	if (text == NULL)
+		return berth_error_sys(err, ENOMEM, "cgroup hierarchies");
+	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		struct cgroup_hierarchy h = {.source_fd = -1}, *n;
 		int rc = parse_cgroup_line(line, &h);
 

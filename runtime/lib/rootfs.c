@@ -142,7 +142,10 @@ static int prepare_namespace(const struct rootfs_options *opts, berth_error_t *e
 		return berth_error_sys(err, errno, "set propagation of `/` to `%s`",
 		                       prop_name != NULL ? prop_name : "rslave");
 
-	/* 2. The parent of the rootfs private. */
+	/* 2. The parent of the rootfs private.  After a recursive rslave or
+	 *    rprivate no mount is shared any more: nothing to look for. */
+	if ((prop & MS_REC) && (prop & (MS_SLAVE | MS_PRIVATE)))
+		return 0;
 	return make_parent_private(opts->rootfs, err);
 }
 

@@ -30,7 +30,6 @@
 #include <link.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <linux/capability.h>
 #include <linux/prctl.h>
 #include <stdio.h>
@@ -137,6 +136,47 @@ struct exe_vma {
 
 #define MAX_EXE_VMAS 16
 
+/* A hexadecimal or decimal field of a /proc/self/maps line, then the
+ * expected separator; NULL if the line does not have it. */
+static const char *maps_field(const char *p, int base, char sep, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(p, &end, base);
+	if (end == p || errno != 0 || *end != sep)
+		return NULL;
+	return end + 1;
+}
+
+/* "start-end perms offset major:minor inode ...": parsed by hand, as this
+ * runs on every container start and sscanf costs ten times as much. */
+static bool parse_maps_line(const char *p, struct exe_vma *v, dev_t *dev, unsigned long long *inode)
+{
+	unsigned long long start, end, offset, major, minor;
+	char perms[4];
+
+	if ((p = maps_field(p, 16, '-', &start)) == NULL || (p = maps_field(p, 16, ' ', &end)) == NULL ||
+	    strlen(p) < 5 || p[4] != ' ')
+		return false;
+	memcpy(perms, p, 4);
+	p += 5;
+	if ((p = maps_field(p, 16, ' ', &offset)) == NULL || (p = maps_field(p, 16, ':', &major)) == NULL ||
+	    (p = maps_field(p, 16, ' ', &minor)) == NULL)
+		return false;
+	errno = 0;
+	*inode = strtoull(p, NULL, 10);
+	if (errno != 0)
+		return false;
+	*dev = makedev((unsigned int)major, (unsigned int)minor);
+	v->start = (uintptr_t)start;
+	v->end = (uintptr_t)end;
+	v->offset = (off_t)offset;
+	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+	          (perms[2] == 'x' ? PROT_EXEC : 0);
+	return true;
+}
+
 /* The mappings of the file dev:ino, from /proc/self/maps; -1 if unreadable
  * or more than MAX_EXE_VMAS. */
 static int exe_vmas(dev_t dev, ino_t ino, struct exe_vma *vmas)
@@ -148,23 +188,15 @@ static int exe_vmas(dev_t dev, ino_t ino, struct exe_vma *vmas)
 	if (maps == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), maps) != NULL) {
-		uintptr_t start, end;
-		unsigned long long offset, inode;
-		unsigned int major, minor;
-		char perms[5];
+		struct exe_vma v;
+		unsigned long long inode;
+		dev_t d;
 
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %4s %llx %x:%x %llu", &start, &end, perms,
-		           &offset, &major, &minor, &inode) != 7 ||
-		    inode != (unsigned long long)ino || makedev(major, minor) != dev)
+		if (!parse_maps_line(line, &v, &d, &inode) || inode != (unsigned long long)ino || d != dev)
 			continue;
 		if (n == MAX_EXE_VMAS)
 			return -1;
-		vmas[n].start = start;
-		vmas[n].end = end;
-		vmas[n].offset = (off_t)offset;
-		vmas[n].prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-		               (perms[2] == 'x' ? PROT_EXEC : 0);
-		n++;
+		vmas[n++] = v;
 	}
 	return n;
 }
