@@ -5,6 +5,7 @@ liboci_a_SOURCES = \
 	oci-spec/util/cleanup.h \
 	oci-spec/util/fs.c oci-spec/util/fs.h \
 	oci-spec/util/socket.c oci-spec/util/socket.h \
+	oci-spec/util/timefmt.c oci-spec/util/timefmt.h \
 	oci-spec/oci_json.c oci-spec/oci_json.h \
 	oci-spec/runtime_spec.c oci-spec/runtime_spec.h
 # Layers: apply a layer tar onto a directory, diff two trees into a layer.

@@ -53,10 +53,12 @@ EXTRA_DIST += tests/unit/data/config-full.json
 
 # Unit tests: safe_path (hostile symlinks, openat2 and the fallback walk) and
 # mount option parsing.
-check_PROGRAMS += tests/unit/test-safe-path tests/unit/test-mount-options
-TESTS += tests/unit/test-safe-path tests/unit/test-mount-options
+check_PROGRAMS += tests/unit/test-safe-path tests/unit/test-mount-options tests/unit/test-timefmt
+TESTS += tests/unit/test-safe-path tests/unit/test-mount-options tests/unit/test-timefmt
 tests_unit_test_safe_path_SOURCES = tests/unit/test_safe_path.c
 tests_unit_test_safe_path_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
+tests_unit_test_timefmt_SOURCES = tests/unit/test_timefmt.c
+tests_unit_test_timefmt_LDADD = liboci.a
 tests_unit_test_mount_options_SOURCES = tests/unit/test_mount_options.c
 tests_unit_test_mount_options_LDADD = libberth.a liboci.a $(JSONC_LIBS) $(CAP_LIBS) $(SECCOMP_LIBS) $(SELINUX_LIBS)
 

@@ -27,6 +27,7 @@
 #include "terminal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/timefmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,12 +122,9 @@ static int prepare_state_dir(struct create_ctx *cc, berth_error_t *err)
 {
 	char created[64];
 	struct timespec now;
-	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(created, sizeof(created), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec);
+	timefmt_rfc3339_utc(&now, created, sizeof(created));
 	cc->c->created = strdup(created);
 	cc->c->owner = strdup("");
 	if (cc->c->created == NULL || cc->c->owner == NULL)
