@@ -310,10 +310,14 @@ static bool setgroups_denied(void)
 
 static int set_ids(const struct oci_user *user, berth_error_t *err)
 {
-	if (!setgroups_denied()) {
+	{
 		gid_t *groups = user->additional_gids_len > 0 ? (gid_t *)user->additional_gids : NULL;
-		if (setgroups(user->additional_gids_len, groups) < 0)
-			return berth_error_sys(err, errno, "setgroups");
+		/* the file is read only when the call fails: rarely */
+		if (setgroups(user->additional_gids_len, groups) < 0) {
+			int e = errno;
+			if (e != EPERM || !setgroups_denied())
+				return berth_error_sys(err, e, "setgroups");
+		}
 	}
 	if (setresgid(user->gid, user->gid, user->gid) < 0)
 		return berth_error_sys(err, errno, "setgid %u", user->gid);
