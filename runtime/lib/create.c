@@ -23,6 +23,7 @@
 #include "create.h"
 #include "hooks.h"
 #include "mounts.h"
+#include "security.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util/cleanup.h"
@@ -73,6 +74,8 @@ static int load_config(struct create_ctx *cc, berth_error_t *err)
 	if (!S_ISDIR(st.st_mode))
 		return berth_error_invalid(err, "rootfs `%s`: not a directory", rootfs);
 	if (ns_plan_make(spec, &cc->plan, err) < 0)
+		return berth_error_prefix(err, "%s", config);
+	if (security_selinux_prepare(spec->process->selinux_label, spec->linux_->mount_label, err) < 0)
 		return berth_error_prefix(err, "%s", config);
 	/* Compiled here so that a bad filter is a config error of the runtime's. */
 	if (spec->linux_->seccomp != NULL &&

@@ -393,6 +393,8 @@ static int spawn_and_serve(struct exec_ctx *ec, berth_error_t *err)
 	int sv[2];
 	pid_t joiner_pid;
 
+	if (security_selinux_prepare(ec->process->selinux_label, NULL, err) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return berth_error_sys(err, errno, "sync socketpair");
 	ec->sync_rt = sv[0];

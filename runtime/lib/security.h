@@ -50,6 +50,11 @@ int security_apply_cpu_affinity(const char *cpus, berth_error_t *err);
  * field named in errors; a NULL affinity or list is a no-op. */
 int security_apply_exec_cpu_affinity(const struct oci_exec_cpu_affinity *a, bool final, berth_error_t *err);
 
+/* SELinux: loads libselinux when either label is set (NULL or "": not),
+ * and finds out whether SELinux is enabled.  Called by the runtime before
+ * anything of the container is visible to it (the library is looked up by
+ * name); the two below act only on what it found. */
+int security_selinux_prepare(const char *process_label, const char *mount_label, berth_error_t *err);
 /* SELinux: setexeccon(label), so that the next execve runs in that
  * context. NULL or "" is a no-op; so is any label when SELinux is disabled
  * (as runc). */
@@ -59,7 +64,7 @@ int security_set_exec_label(const char *label, berth_error_t *err);
  * is enabled and mount_label is not NULL or "". Otherwise leaves it as is. */
 int security_mount_label_option(const char *mount_label, char **data_inout, berth_error_t *err);
 /* For the unit tests: 1 or 0 pretends SELinux is enabled or disabled; -1
- * (the default) asks libselinux. */
+ * (the default) goes by security_selinux_prepare. */
 void security_selinux_override(int enabled);
 
 /* AppArmor: writes "exec <profile>" to /proc/self/attr/apparmor/exec (or

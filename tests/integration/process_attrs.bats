@@ -231,3 +231,40 @@ requires_no_selinux() {
 	run --separate-stderr berth exec --process-label "system_u:system_r:container_t:s0" ctr /bin/berth-probe exit 0 </dev/null
 	assert_success
 }
+
+@test "libselinux is loaded by the runtime for a labelled container only, never the rootfs's copy" {
+	command -v gcc >/dev/null || skip "requires gcc to build the planted library"
+	command -v strace >/dev/null || skip "requires strace"
+	local d
+	# A library of the same name in every default search directory of the
+	# rootfs: loaded in init or an exec'd process, it would leave a mark.
+	cat >"$TEST_DIR/planted.c" <<-'EOF'
+		#include <fcntl.h>
+		#include <unistd.h>
+		__attribute__((constructor)) static void planted(void)
+		{
+			int fd = open("/planted-library-ran", O_WRONLY | O_CREAT, 0644);
+			if (fd >= 0)
+				close(fd);
+		}
+		int is_selinux_enabled(void) { return 1; }
+		int setexeccon(const char *context) { (void)context; return 0; }
+	EOF
+	for d in lib lib64 usr/lib lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+		mkdir -p "$ROOTFS/$d"
+		gcc -shared -fPIC -o "$ROOTFS/$d/libselinux.so.1" "$TEST_DIR/planted.c" || fail "gcc failed"
+	done
+
+	# no label: the library is not even opened
+	run -0 strace -f -qq -e trace=openat -o "$TEST_DIR/trace" "$BERTH_BIN" --root "$BERTH_ROOT" \
+		run --bundle "$BUNDLE" plain </dev/null
+	! grep -q libselinux "$TEST_DIR/trace" || fail "libselinux opened without a label: $(grep libselinux "$TEST_DIR/trace")"
+
+	update_config '.process.selinuxLabel = "system_u:system_r:container_t:s0"'
+	probe exit 0
+	assert_success
+	start_sleeper
+	run --separate-stderr berth exec --process-label "system_u:system_r:container_t:s0" ctr /bin/berth-probe exit 0 </dev/null
+	assert_success
+	[ ! -e "$ROOTFS/planted-library-ran" ] || fail "the rootfs's libselinux.so.1 ran in the container's setup"
+}
