@@ -46,8 +46,9 @@ struct job {
 	size_t len;
 	unsigned char *member; /* its gzip member */
 	size_t member_len;
-	char *path; /* its place in the cache, or NULL */
-	bool miss;  /* compressed here: into the cache when written */
+	size_t member_off; /* where in `member` it starts (an aligned read) */
+	char *path;        /* its place in the cache, or NULL */
+	bool miss;         /* compressed here: into the cache when written */
 	enum job_state state;
 };
 
@@ -81,8 +82,7 @@ struct gz {
 	int werr; /* its errno */
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond;
-	unsigned char *bounce; /* an aligned read of an old member */
-	size_t bounce_cap;
+	size_t member_buf; /* the size of a job's member buffer (aligned reads) */
 	size_t member_cap;
 	char tag[64]; /* compressor and level, part of a member's key */
 	struct job jobs[SLOTS];
@@ -142,6 +142,8 @@ static void *writer(void *arg)
 			break;
 		unsigned char *buf = g->pending;
 		pthread_mutex_unlock(&g->wlock);
+		/* the blob's digest here too: one pass less on the reader's thread */
+		oci_hasher_update(g->blob, buf, WBUF);
 		int e = g->werr == 0 ? write_block(g, buf, WBUF, false) : 0;
 		pthread_mutex_lock(&g->wlock);
 		if (e != 0)
@@ -169,6 +171,7 @@ static int hand_over(struct gz *g, berth_error_t *err)
 {
 	if (!g->wth_on) {
 		if (pthread_create(&g->wth, NULL, writer, g) != 0) {
+			oci_hasher_update(g->blob, g->wbuf, WBUF);
 			int e = write_block(g, g->wbuf, WBUF, false);
 			g->wlen = 0;
 			return e != 0 ? berth_error_sys(err, e, "write the layer") : 0;
@@ -191,6 +194,7 @@ static int finish_writes(struct gz *g, berth_error_t *err)
 {
 	if (g->wth_on && writer_wait(g, err) < 0)
 		return -1;
+	oci_hasher_update(g->blob, g->wbuf, g->wlen);
 	size_t aligned = g->wlen & ~(size_t)(ALIGN - 1);
 	int e = aligned > 0 ? write_block(g, g->wbuf, aligned, false) : 0;
 	if (e == 0 && g->wlen > aligned)
@@ -214,7 +218,6 @@ static void stop_writer(struct gz *g)
 
 static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 {
-	oci_hasher_update(g->blob, buf, len);
 	g->size += len;
 	for (const unsigned char *p = buf; len > 0;) {
 		size_t n = WBUF - g->wlen < len ? WBUF - g->wlen : len;
@@ -238,19 +241,21 @@ static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 
 static int pread_all(int fd, unsigned char *buf, size_t n, off_t off);
 
-/* n bytes at off of the blob at path into dst: the aligned blocks around
- * them read with O_DIRECT (the old blob is not in the page cache, and
- * reading it through would fill as much new page cache), or through the
- * page cache where the file system has no O_DIRECT. */
-static int read_member(struct gz *g, const char *path, unsigned char *dst, size_t n, off_t off)
+/* n bytes at off of the blob at path into dst (aligned, g->member_buf
+ * bytes), from *dst_off on: the aligned blocks around them read with
+ * O_DIRECT (the old blob is not in the page cache, and reading it through
+ * would fill as much new page cache), or through the page cache where the
+ * file system has no O_DIRECT. */
+static int read_member(struct gz *g, const char *path, unsigned char *dst, size_t n, off_t off,
+                       size_t *dst_off)
 {
 	off_t a = off & ~(off_t)(ALIGN - 1);
 	size_t head = (size_t)(off - a), span = (head + n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-	cleanup_close int fd = span <= g->bounce_cap ? open(path, O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
+	cleanup_close int fd = span <= g->member_buf ? open(path, O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
 	if (fd >= 0) {
 		size_t got = 0;
 		while (got < head + n) {
-			ssize_t r = pread(fd, g->bounce + got, span - got, a + (off_t)got);
+			ssize_t r = pread(fd, dst + got, span - got, a + (off_t)got);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0)
@@ -260,10 +265,11 @@ static int read_member(struct gz *g, const char *path, unsigned char *dst, size_
 				break; /* the end of the file */
 		}
 		if (got >= head + n) {
-			memcpy(dst, g->bounce + head, n);
+			*dst_off = head;
 			return 0;
 		}
 	}
+	*dst_off = 0;
 	cleanup_close int bfd = open(path, O_RDONLY | O_CLOEXEC);
 	return bfd < 0 ? -1 : pread_all(bfd, dst, n, off);
 }
@@ -311,11 +317,11 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 			return;
 		n = (size_t)len;
 		off = (off_t)o;
-		if (read_member(g, blob, j->member, n, off) < 0)
+		if (read_member(g, blob, j->member, n, off, &j->member_off) < 0)
 			return;
 	}
-	if (le32(j->member + n - 8) == libdeflate_crc32(0, j->data, j->len) &&
-	    le32(j->member + n - 4) == (uint32_t)j->len)
+	const unsigned char *m = j->member + j->member_off;
+	if (le32(m + n - 8) == libdeflate_crc32(0, j->data, j->len) && le32(m + n - 4) == (uint32_t)j->len)
 		j->member_len = n;
 }
 
@@ -377,7 +383,7 @@ static int write_head(struct gz *g, bool wait, berth_error_t *err)
 	if (st != J_DONE)
 		return 0;
 	uint64_t at = g->size;
-	if (put(g, j->member, j->member_len, err) < 0)
+	if (put(g, j->member + j->member_off, j->member_len, err) < 0)
 		return -1;
 	if (j->miss && j->path != NULL) {
 		/* a reference to it, written once the blob's name is known */
@@ -402,17 +408,20 @@ static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth
 	if (g->tail - g->head == SLOTS && write_head(g, true, err) < 0)
 		return -1;
 	struct job *j = &g->jobs[g->tail % SLOTS];
-	if (j->data == NULL &&
-	    ((j->data = malloc(MAX_CHUNK)) == NULL || (j->member = malloc(g->member_cap)) == NULL))
+	if (j->data == NULL && ((j->data = malloc(MAX_CHUNK)) == NULL ||
+	                        posix_memalign((void **)&j->member, ALIGN, g->member_buf) != 0))
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	memcpy(j->data, chunk, len);
 	j->len = len;
 	j->member_len = 0;
+	j->member_off = 0;
 	if (g->cache != NULL)
 		lookup(g, j, err);
 	if (*err != NULL)
 		return -1;
 	j->miss = j->member_len == 0;
+	if (j->miss)
+		j->member_off = 0; /* compressed into the buffer's start */
 	if (j->miss && g->n_th < g->n_threads) {
 		/* a worker more, up to one per core */
 		if (pthread_create(&g->th[g->n_th], NULL, worker, g) == 0)
@@ -490,10 +499,9 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, const ch
 		goto out;
 	}
 	g.member_cap = libdeflate_gzip_compress_bound(c, MAX_CHUNK);
-	g.bounce_cap = (g.member_cap + 2 * ALIGN) & ~(size_t)(ALIGN - 1);
+	g.member_buf = (g.member_cap + 2 * ALIGN) & ~(size_t)(ALIGN - 1);
 	if (posix_memalign((void **)&g.wbufs[0], ALIGN, WBUF) != 0 ||
-	    posix_memalign((void **)&g.wbufs[1], ALIGN, WBUF) != 0 ||
-	    posix_memalign((void **)&g.bounce, ALIGN, g.bounce_cap) != 0) {
+	    posix_memalign((void **)&g.wbufs[1], ALIGN, WBUF) != 0) {
 		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 		goto out;
 	}
@@ -573,7 +581,6 @@ out:
 	stop_writer(&g);
 	free(g.wbufs[0]);
 	free(g.wbufs[1]);
-	free(g.bounce);
 	pthread_cond_destroy(&g.wcond);
 	pthread_mutex_destroy(&g.wlock);
 	pthread_cond_destroy(&g.todo);
