@@ -48,7 +48,12 @@ struct job {
 	size_t member_len;
 	size_t member_off; /* where in `member` it starts (an aligned read) */
 	char *path;        /* its place in the cache, or NULL */
-	bool miss;         /* compressed here: into the cache when written */
+	/* a cached member to read (by a worker: the reads overlap the
+	 * reader's hashing) from this blob at fetch_off, or NULL */
+	char *fetch;
+	off_t fetch_off;
+	size_t fetch_len;
+	bool miss; /* compressed here: into the cache when written */
 	enum job_state state;
 };
 
@@ -279,8 +284,16 @@ static uint32_t le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Whether the member m of n bytes decompresses to the job's chunk (its
+ * trailer: CRC-32 and length). */
+static bool member_ok(const struct job *j, const unsigned char *m, size_t n)
+{
+	return le32(m + n - 8) == libdeflate_crc32(0, j->data, j->len) && le32(m + n - 4) == (uint32_t)j->len;
+}
+
 /* The cached member of the job's chunk into job->member, when there is
- * one and it decompresses to the chunk (trailer: CRC-32 and length). */
+ * one and it decompresses to the chunk; when it is in a blob, only where
+ * (job->fetch), for a worker to read. */
 static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 {
 	char key[OCI_DIGEST_MAX];
@@ -300,7 +313,6 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 18 || (size_t)st.st_size > g->member_cap)
 		return;
 	size_t n = (size_t)st.st_size;
-	off_t off = 0;
 	if (fs_read_all(fd, j->member, n) != (ssize_t)n)
 		return;
 	if (n < REF_MAX && memcmp(j->member, "blob ", 5) == 0) {
@@ -315,13 +327,13 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 		cleanup_free char *blob = NULL;
 		if (asprintf(&blob, "%s/%s", g->blobs, hex) < 0)
 			return;
-		n = (size_t)len;
-		off = (off_t)o;
-		if (read_member(g, blob, j->member, n, off, &j->member_off) < 0)
-			return;
+		j->fetch = blob;
+		blob = NULL;
+		j->fetch_off = (off_t)o;
+		j->fetch_len = (size_t)len;
+		return;
 	}
-	const unsigned char *m = j->member + j->member_off;
-	if (le32(m + n - 8) == libdeflate_crc32(0, j->data, j->len) && le32(m + n - 4) == (uint32_t)j->len)
+	if (member_ok(j, j->member, n))
 		j->member_len = n;
 }
 
@@ -356,10 +368,26 @@ static void *worker(void *arg)
 		}
 		j->state = J_BUSY;
 		pthread_mutex_unlock(&g->lock);
-		j->member_len =
-		    c != NULL ? libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap) : 0;
+		size_t len = 0, off = 0;
+		if (j->fetch != NULL &&
+		    read_member(g, j->fetch, j->member, j->fetch_len, j->fetch_off, &off) == 0 &&
+		    member_ok(j, j->member + off, j->fetch_len))
+			len = j->fetch_len;
+		bool compressed = len == 0;
+		if (compressed) {
+			/* no cached member after all: compressed here */
+			off = 0;
+			len = c != NULL
+			          ? libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap)
+			          : 0;
+		}
+		free(j->fetch);
+		j->fetch = NULL;
 		pthread_mutex_lock(&g->lock);
-		j->state = j->member_len != 0 ? J_DONE : J_FAILED;
+		j->member_len = len;
+		j->member_off = off;
+		j->miss = j->miss || compressed;
+		j->state = len != 0 ? J_DONE : J_FAILED;
 		pthread_cond_broadcast(&g->done);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -419,10 +447,9 @@ static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth
 		lookup(g, j, err);
 	if (*err != NULL)
 		return -1;
-	j->miss = j->member_len == 0;
-	if (j->miss)
-		j->member_off = 0; /* compressed into the buffer's start */
-	if (j->miss && g->n_th < g->n_threads) {
+	j->miss = j->member_len == 0 && j->fetch == NULL;
+	bool todo = j->member_len == 0; /* to compress or to fetch */
+	if (todo && g->n_th < g->n_threads) {
 		/* a worker more, up to one per core */
 		if (pthread_create(&g->th[g->n_th], NULL, worker, g) == 0)
 			g->n_th++;
@@ -430,7 +457,7 @@ static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth
 			return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "layer: no thread for gzip");
 	}
 	pthread_mutex_lock(&g->lock);
-	j->state = j->miss ? J_TODO : J_DONE;
+	j->state = todo ? J_TODO : J_DONE;
 	g->tail++;
 	pthread_cond_signal(&g->todo);
 	pthread_mutex_unlock(&g->lock);
@@ -574,6 +601,7 @@ out:
 		free(g.jobs[i].data);
 		free(g.jobs[i].member);
 		free(g.jobs[i].path);
+		free(g.jobs[i].fetch);
 	}
 	for (size_t i = 0; i < g.n_refs; i++)
 		free(g.refs[i].path);
