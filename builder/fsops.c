@@ -389,6 +389,11 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 			return berth_error_sys(err, errno, "copy `%s`: replace `%s`", rel, dst_name);
 	}
 	if (S_ISREG(st.st_mode)) {
+		const struct fsops_reuse *ru = o->hash == NULL ? o->reuse : NULL;
+		int taken =
+		    ru != NULL ? ru->take(ru->ctx, dst_dir_fd, dst_name, &st, uid, gid, mode, err) : 0;
+		if (taken != 0)
+			return taken < 0 ? berth_error_prefix(err, "copy `%s`", rel) : 0;
 		cleanup_close int in = openat(src_dir_fd, src_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (in < 0)
 			return berth_error_sys(err, errno, "copy `%s`: open", rel);
@@ -404,6 +409,8 @@ int fsops_copy(int src_dir_fd, const char *src_name, const char *rel, int dst_di
 			return berth_error_sys(err, errno, "copy `%s`: set owner and mode", rel);
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		futimens(out, ts);
+		if (ru != NULL && ru->made(ru->ctx, dst_dir_fd, dst_name, out, &st, err) < 0)
+			return berth_error_prefix(err, "copy `%s`", rel);
 		return 0;
 	}
 	if (S_ISLNK(st.st_mode)) {

@@ -38,6 +38,21 @@ int fsops_open_in_root(int root_fd, const char *path, int flags, berth_error_t *
 int fsops_mkdir_in_root(int root_fd, const char *path, mode_t mode, uid_t uid, gid_t gid, bool *created,
                         berth_error_t *err);
 
+/* A copy that may take regular files from an earlier one (copy_reuse.h):
+ * called from the copying threads. */
+struct fsops_reuse {
+	/* the regular file src is to be copied to dst_dir_fd/dst_name (what
+	 * was there is removed) with uid, gid and mode: 1 when the caller
+	 * will put an identical file there itself (nothing is copied now), 0
+	 * to copy it, -1 on error */
+	int (*take)(void *ctx, int dst_dir_fd, const char *dst_name, const struct stat *src, uid_t uid,
+	            gid_t gid, mode_t mode, berth_error_t *err);
+	/* src was copied to dst_dir_fd/dst_name, open as fd */
+	int (*made)(void *ctx, int dst_dir_fd, const char *dst_name, int fd, const struct stat *src,
+	            berth_error_t *err);
+	void *ctx;
+};
+
 struct fsops_copy_opts {
 	uid_t uid; /* (uid_t)-1: keep the source's */
 	gid_t gid; /* (gid_t)-1: keep the source's */
@@ -57,6 +72,8 @@ struct fsops_copy_opts {
 	 * below exclude_base (the copied directory, relative to its root) */
 	const struct dockerignore *exclude;
 	const char *exclude_base;
+	/* regular files from an earlier copy (may be NULL; not with hash) */
+	const struct fsops_reuse *reuse;
 };
 
 /* A symbolic mode (chmod(1)'s `[ugoa]*[-+=]([rwxXst]*|[ugo])`, comma

@@ -21,6 +21,15 @@
 #define CUT_MASK  ((1ull << 20) - 1) /* a cut about every MiB past MIN_CHUNK */
 #define READ_SIZE (1024u * 1024u)
 #define WRITEBACK (8u << 20) /* bytes of the output between two writeback starts */
+/* The blob is written with O_DIRECT where the file system allows it, from
+ * a buffer of WBUF bytes aligned to ALIGN: a new blob is mostly members
+ * copied from an old one (or incompressible data), and filling as much new
+ * page cache costs more CPU than the compression it saves (a VM's fresh
+ * pages are the host's to fault in); the data goes to the disk now rather
+ * than at the output's fsync.  Members are read from old blobs the same
+ * way, as they are not in the page cache then. */
+#define ALIGN 4096u
+#define WBUF  (8u << 20)
 
 /* A ring of chunks: the reader (the caller's thread) cuts chunks and looks
  * each up in the cache; worker threads (one per core, at most MAX_THREADS)
@@ -37,8 +46,14 @@ struct job {
 	size_t len;
 	unsigned char *member; /* its gzip member */
 	size_t member_len;
-	char *path; /* its place in the cache, or NULL */
-	bool miss;  /* compressed here: into the cache when written */
+	size_t member_off; /* where in `member` it starts (an aligned read) */
+	char *path;        /* its place in the cache, or NULL */
+	/* a cached member to read (by a worker: the reads overlap the
+	 * reader's hashing) from this blob at fetch_off, or NULL */
+	char *fetch;
+	off_t fetch_off;
+	size_t fetch_len;
+	bool miss; /* compressed here: into the cache when written */
 	enum job_state state;
 };
 
@@ -59,7 +74,20 @@ struct gz {
 	size_t n_refs;
 	struct oci_hasher *blob; /* of what is written */
 	uint64_t size;
-	uint64_t started; /* written back up to here (WRITEBACK) */
+	uint64_t started;        /* written back up to here (WRITEBACK) */
+	bool direct;             /* out has O_DIRECT */
+	unsigned char *wbufs[2]; /* WBUF each, aligned: one filled, one written */
+	unsigned char *wbuf;     /* the one being filled */
+	size_t wlen;
+	/* the writer thread: writes `pending` (WBUF bytes) while the reader
+	 * fills the other buffer */
+	pthread_t wth;
+	bool wth_on, wstop;
+	unsigned char *pending;
+	int werr; /* its errno */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	size_t member_buf; /* the size of a job's member buffer (aligned reads) */
 	size_t member_cap;
 	char tag[64]; /* compressor and level, part of a member's key */
 	struct job jobs[SLOTS];
@@ -86,13 +114,126 @@ static void gear_init(void)
 	}
 }
 
+/* Writes n bytes of buf (a multiple of ALIGN unless `last`); an errno. */
+static int write_block(struct gz *g, const unsigned char *buf, size_t n, bool last)
+{
+	if (g->direct && (n % ALIGN != 0 || last)) {
+		/* the tail: through the page cache */
+		int fl = fcntl(g->out, F_GETFL);
+		if (fl >= 0)
+			fcntl(g->out, F_SETFL, fl & ~O_DIRECT);
+		g->direct = false;
+	}
+	if (fs_write_all(g->out, buf, n) == 0)
+		return 0;
+	if (errno != EINVAL || !g->direct)
+		return errno;
+	/* O_DIRECT refused after all: the page cache then */
+	int fl = fcntl(g->out, F_GETFL);
+	if (fl < 0 || fcntl(g->out, F_SETFL, fl & ~O_DIRECT) < 0)
+		return errno;
+	g->direct = false;
+	return fs_write_all(g->out, buf, n) == 0 ? 0 : errno;
+}
+
+static void *writer(void *arg)
+{
+	struct gz *g = arg;
+	pthread_mutex_lock(&g->wlock);
+	for (;;) {
+		while (g->pending == NULL && !g->wstop)
+			pthread_cond_wait(&g->wcond, &g->wlock);
+		if (g->pending == NULL)
+			break;
+		unsigned char *buf = g->pending;
+		pthread_mutex_unlock(&g->wlock);
+		/* the blob's digest here too: one pass less on the reader's thread */
+		oci_hasher_update(g->blob, buf, WBUF);
+		int e = g->werr == 0 ? write_block(g, buf, WBUF, false) : 0;
+		pthread_mutex_lock(&g->wlock);
+		if (e != 0)
+			g->werr = e;
+		g->pending = NULL;
+		pthread_cond_broadcast(&g->wcond);
+	}
+	pthread_mutex_unlock(&g->wlock);
+	return NULL;
+}
+
+/* Waits for the writer to be idle; its error, if it had one. */
+static int writer_wait(struct gz *g, berth_error_t *err)
+{
+	pthread_mutex_lock(&g->wlock);
+	while (g->pending != NULL)
+		pthread_cond_wait(&g->wcond, &g->wlock);
+	int e = g->werr;
+	pthread_mutex_unlock(&g->wlock);
+	return e != 0 ? berth_error_sys(err, e, "write the layer") : 0;
+}
+
+/* The full buffer to the writer (or written here without a thread). */
+static int hand_over(struct gz *g, berth_error_t *err)
+{
+	if (!g->wth_on) {
+		if (pthread_create(&g->wth, NULL, writer, g) != 0) {
+			oci_hasher_update(g->blob, g->wbuf, WBUF);
+			int e = write_block(g, g->wbuf, WBUF, false);
+			g->wlen = 0;
+			return e != 0 ? berth_error_sys(err, e, "write the layer") : 0;
+		}
+		g->wth_on = true;
+	}
+	if (writer_wait(g, err) < 0)
+		return -1;
+	pthread_mutex_lock(&g->wlock);
+	g->pending = g->wbuf;
+	pthread_cond_signal(&g->wcond);
+	pthread_mutex_unlock(&g->wlock);
+	g->wbuf = g->wbuf == g->wbufs[0] ? g->wbufs[1] : g->wbufs[0];
+	g->wlen = 0;
+	return 0;
+}
+
+/* The rest of the blob, once all was put. */
+static int finish_writes(struct gz *g, berth_error_t *err)
+{
+	if (g->wth_on && writer_wait(g, err) < 0)
+		return -1;
+	oci_hasher_update(g->blob, g->wbuf, g->wlen);
+	size_t aligned = g->wlen & ~(size_t)(ALIGN - 1);
+	int e = aligned > 0 ? write_block(g, g->wbuf, aligned, false) : 0;
+	if (e == 0 && g->wlen > aligned)
+		e = write_block(g, g->wbuf + aligned, g->wlen - aligned, true);
+	if (e == 0 && g->direct)
+		e = write_block(g, g->wbuf, 0, true); /* O_DIRECT off for the caller */
+	return e != 0 ? berth_error_sys(err, e, "write the layer") : 0;
+}
+
+static void stop_writer(struct gz *g)
+{
+	if (!g->wth_on)
+		return;
+	pthread_mutex_lock(&g->wlock);
+	g->wstop = true;
+	pthread_cond_broadcast(&g->wcond);
+	pthread_mutex_unlock(&g->wlock);
+	pthread_join(g->wth, NULL);
+	g->wth_on = false;
+}
+
 static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 {
-	if (fs_write_all(g->out, buf, len) < 0)
-		return berth_error_sys(err, errno, "write the layer");
-	oci_hasher_update(g->blob, buf, len);
 	g->size += len;
-	if (g->size - g->started >= WRITEBACK) {
+	for (const unsigned char *p = buf; len > 0;) {
+		size_t n = WBUF - g->wlen < len ? WBUF - g->wlen : len;
+		memcpy(g->wbuf + g->wlen, p, n);
+		g->wlen += n;
+		p += n;
+		len -= n;
+		if (g->wlen == WBUF && hand_over(g, err) < 0)
+			return -1;
+	}
+	if (!g->direct && g->size - g->started >= WRITEBACK) {
 		/* the disk writes start now, while the rest is compressed, not
 		 * all at the fsync of an output layout (an error is that
 		 * fsync's to report) */
@@ -105,13 +246,54 @@ static int put(struct gz *g, const void *buf, size_t len, berth_error_t *err)
 
 static int pread_all(int fd, unsigned char *buf, size_t n, off_t off);
 
+/* n bytes at off of the blob at path into dst (aligned, g->member_buf
+ * bytes), from *dst_off on: the aligned blocks around them read with
+ * O_DIRECT (the old blob is not in the page cache, and reading it through
+ * would fill as much new page cache), or through the page cache where the
+ * file system has no O_DIRECT. */
+static int read_member(struct gz *g, const char *path, unsigned char *dst, size_t n, off_t off,
+                       size_t *dst_off)
+{
+	off_t a = off & ~(off_t)(ALIGN - 1);
+	size_t head = (size_t)(off - a), span = (head + n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	cleanup_close int fd = span <= g->member_buf ? open(path, O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		size_t got = 0;
+		while (got < head + n) {
+			ssize_t r = pread(fd, dst + got, span - got, a + (off_t)got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+			if (got % ALIGN != 0)
+				break; /* the end of the file */
+		}
+		if (got >= head + n) {
+			*dst_off = head;
+			return 0;
+		}
+	}
+	*dst_off = 0;
+	cleanup_close int bfd = open(path, O_RDONLY | O_CLOEXEC);
+	return bfd < 0 ? -1 : pread_all(bfd, dst, n, off);
+}
+
 static uint32_t le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Whether the member m of n bytes decompresses to the job's chunk (its
+ * trailer: CRC-32 and length). */
+static bool member_ok(const struct job *j, const unsigned char *m, size_t n)
+{
+	return le32(m + n - 8) == libdeflate_crc32(0, j->data, j->len) && le32(m + n - 4) == (uint32_t)j->len;
+}
+
 /* The cached member of the job's chunk into job->member, when there is
- * one and it decompresses to the chunk (trailer: CRC-32 and length). */
+ * one and it decompresses to the chunk; when it is in a blob, only where
+ * (job->fetch), for a worker to read. */
 static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 {
 	char key[OCI_DIGEST_MAX];
@@ -131,7 +313,6 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 18 || (size_t)st.st_size > g->member_cap)
 		return;
 	size_t n = (size_t)st.st_size;
-	off_t off = 0;
 	if (fs_read_all(fd, j->member, n) != (ssize_t)n)
 		return;
 	if (n < REF_MAX && memcmp(j->member, "blob ", 5) == 0) {
@@ -146,14 +327,13 @@ static void lookup(struct gz *g, struct job *j, berth_error_t *err)
 		cleanup_free char *blob = NULL;
 		if (asprintf(&blob, "%s/%s", g->blobs, hex) < 0)
 			return;
-		cleanup_close int bfd = open(blob, O_RDONLY | O_CLOEXEC);
-		n = (size_t)len;
-		off = (off_t)o;
-		if (bfd < 0 || pread_all(bfd, j->member, n, off) < 0)
-			return;
+		j->fetch = blob;
+		blob = NULL;
+		j->fetch_off = (off_t)o;
+		j->fetch_len = (size_t)len;
+		return;
 	}
-	if (le32(j->member + n - 8) == libdeflate_crc32(0, j->data, j->len) &&
-	    le32(j->member + n - 4) == (uint32_t)j->len)
+	if (member_ok(j, j->member, n))
 		j->member_len = n;
 }
 
@@ -188,10 +368,26 @@ static void *worker(void *arg)
 		}
 		j->state = J_BUSY;
 		pthread_mutex_unlock(&g->lock);
-		j->member_len =
-		    c != NULL ? libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap) : 0;
+		size_t len = 0, off = 0;
+		if (j->fetch != NULL &&
+		    read_member(g, j->fetch, j->member, j->fetch_len, j->fetch_off, &off) == 0 &&
+		    member_ok(j, j->member + off, j->fetch_len))
+			len = j->fetch_len;
+		bool compressed = len == 0;
+		if (compressed) {
+			/* no cached member after all: compressed here */
+			off = 0;
+			len = c != NULL
+			          ? libdeflate_gzip_compress(c, j->data, j->len, j->member, g->member_cap)
+			          : 0;
+		}
+		free(j->fetch);
+		j->fetch = NULL;
 		pthread_mutex_lock(&g->lock);
-		j->state = j->member_len != 0 ? J_DONE : J_FAILED;
+		j->member_len = len;
+		j->member_off = off;
+		j->miss = j->miss || compressed;
+		j->state = len != 0 ? J_DONE : J_FAILED;
 		pthread_cond_broadcast(&g->done);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -215,7 +411,7 @@ static int write_head(struct gz *g, bool wait, berth_error_t *err)
 	if (st != J_DONE)
 		return 0;
 	uint64_t at = g->size;
-	if (put(g, j->member, j->member_len, err) < 0)
+	if (put(g, j->member + j->member_off, j->member_len, err) < 0)
 		return -1;
 	if (j->miss && j->path != NULL) {
 		/* a reference to it, written once the blob's name is known */
@@ -240,18 +436,20 @@ static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth
 	if (g->tail - g->head == SLOTS && write_head(g, true, err) < 0)
 		return -1;
 	struct job *j = &g->jobs[g->tail % SLOTS];
-	if (j->data == NULL &&
-	    ((j->data = malloc(MAX_CHUNK)) == NULL || (j->member = malloc(g->member_cap)) == NULL))
+	if (j->data == NULL && ((j->data = malloc(MAX_CHUNK)) == NULL ||
+	                        posix_memalign((void **)&j->member, ALIGN, g->member_buf) != 0))
 		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
 	memcpy(j->data, chunk, len);
 	j->len = len;
 	j->member_len = 0;
+	j->member_off = 0;
 	if (g->cache != NULL)
 		lookup(g, j, err);
 	if (*err != NULL)
 		return -1;
-	j->miss = j->member_len == 0;
-	if (j->miss && g->n_th < g->n_threads) {
+	j->miss = j->member_len == 0 && j->fetch == NULL;
+	bool todo = j->member_len == 0; /* to compress or to fetch */
+	if (todo && g->n_th < g->n_threads) {
 		/* a worker more, up to one per core */
 		if (pthread_create(&g->th[g->n_th], NULL, worker, g) == 0)
 			g->n_th++;
@@ -259,7 +457,7 @@ static int chunk_out(struct gz *g, const unsigned char *chunk, size_t len, berth
 			return berth_error_set(err, BERTH_ERR_SYSTEM, 0, "layer: no thread for gzip");
 	}
 	pthread_mutex_lock(&g->lock);
-	j->state = j->miss ? J_TODO : J_DONE;
+	j->state = todo ? J_TODO : J_DONE;
 	g->tail++;
 	pthread_cond_signal(&g->todo);
 	pthread_mutex_unlock(&g->lock);
@@ -317,6 +515,8 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, const ch
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	g.n_threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (size_t)cores;
 	pthread_mutex_init(&g.lock, NULL);
+	pthread_mutex_init(&g.wlock, NULL);
+	pthread_cond_init(&g.wcond, NULL);
 	pthread_cond_init(&g.todo, NULL);
 	pthread_cond_init(&g.done, NULL);
 	snprintf(g.tag, sizeof(g.tag), "libdeflate %s level %d", LIBDEFLATE_VERSION_STRING, LEVEL);
@@ -326,6 +526,15 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, const ch
 		goto out;
 	}
 	g.member_cap = libdeflate_gzip_compress_bound(c, MAX_CHUNK);
+	g.member_buf = (g.member_cap + 2 * ALIGN) & ~(size_t)(ALIGN - 1);
+	if (posix_memalign((void **)&g.wbufs[0], ALIGN, WBUF) != 0 ||
+	    posix_memalign((void **)&g.wbufs[1], ALIGN, WBUF) != 0) {
+		berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "layer");
+		goto out;
+	}
+	g.wbuf = g.wbufs[0];
+	int fl = fcntl(out_fd, F_GETFL);
+	g.direct = fl >= 0 && lseek(out_fd, 0, SEEK_CUR) == 0 && fcntl(out_fd, F_SETFL, fl | O_DIRECT) == 0;
 	if ((g.blob = oci_hasher_new(OCI_DIGEST_SHA256, err)) == NULL)
 		goto out;
 	for (;;) {
@@ -375,6 +584,8 @@ int gzchunks_compress(int tar_fd, int out_fd, const char *member_cache, const ch
 		if (n == 0 || put(&g, m, n, err) < 0)
 			goto out;
 	}
+	if (finish_writes(&g, err) < 0)
+		goto out;
 	oci_hasher_final(g.blob, digest);
 	*size = g.size;
 	if (g.blobs != NULL)
@@ -390,10 +601,16 @@ out:
 		free(g.jobs[i].data);
 		free(g.jobs[i].member);
 		free(g.jobs[i].path);
+		free(g.jobs[i].fetch);
 	}
 	for (size_t i = 0; i < g.n_refs; i++)
 		free(g.refs[i].path);
 	free(g.refs);
+	stop_writer(&g);
+	free(g.wbufs[0]);
+	free(g.wbufs[1]);
+	pthread_cond_destroy(&g.wcond);
+	pthread_mutex_destroy(&g.wlock);
 	pthread_cond_destroy(&g.todo);
 	pthread_cond_destroy(&g.done);
 	pthread_mutex_destroy(&g.lock);

@@ -25,6 +25,7 @@ berth_build_SOURCES = builder/main.c \
 	builder/fsops.c builder/fsops.h \
 	builder/reaper.c builder/reaper.h \
 	builder/statcache.c builder/statcache.h \
+	builder/copy_reuse.c builder/copy_reuse.h \
 	builder/fetch.c builder/fetch.h \
 	builder/output.c builder/output.h \
 	builder/gzchunks.c builder/gzchunks.h \

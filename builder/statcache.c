@@ -140,6 +140,16 @@ static void fill(struct record *r, const struct stat *st)
 	r->ctime_nsec = (int64_t)st->st_ctim.tv_nsec;
 }
 
+int statcache_lookup(struct statcache *sc, const struct stat *st, char out[OCI_DIGEST_MAX])
+{
+	struct slot *s = &sc->slots[slot_of(sc, (uint64_t)st->st_dev, (uint64_t)st->st_ino)];
+	if (!s->full || !same(&s->r, st))
+		return 0;
+	s->used = true;
+	snprintf(out, OCI_DIGEST_MAX, "sha256:%.64s", s->r.hex);
+	return 1;
+}
+
 int statcache_digest(struct statcache *sc, int dir_fd, const char *name, char out[OCI_DIGEST_MAX],
                      berth_error_t *err)
 {

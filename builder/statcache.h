@@ -44,6 +44,9 @@ int statcache_open(const char *path, struct statcache **out, berth_error_t *err)
  * its stat matches, else read. */
 int statcache_digest(struct statcache *sc, int dir_fd, const char *name, char out[OCI_DIGEST_MAX],
                      berth_error_t *err);
+/* The "sha256:<hex>" of the file whose stat is st, when the cache has it
+ * (1; 0 when not): a lookup that never reads the file. */
+int statcache_lookup(struct statcache *sc, const struct stat *st, char out[OCI_DIGEST_MAX]);
 /* Writes the cache file when entries were added (merged with what other
  * builds wrote meanwhile). */
 /* Opens dir_fd/name for reading as statcache_digest names files. */

@@ -32,6 +32,7 @@
 
 #include "add_url.h"
 #include "build_int.h"
+#include "copy_reuse.h"
 #include "fetch.h"
 #include "fsops.h"
 #include "gzchunks.h"
@@ -234,7 +235,7 @@ static int cache_take(struct builder *b, struct sstate *s, const char *key, cons
 
 /* 4. and 5.: the step's upper directory becomes a layer. */
 static int step_commit(struct builder *b, struct sstate *s, struct step *st, const char *key,
-                       const char *created_by, berth_error_t *err)
+                       const char *created_by, struct copy_reuse *ru, berth_error_t *err)
 {
 	if (st->merged_fd >= 0)
 		close(st->merged_fd);
@@ -242,6 +243,11 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 	if (st->mounted)
 		fsops_umount(st->merged);
 	st->mounted = false;
+	size_t linked = 0;
+	if (ru != NULL && copy_reuse_finish(ru, &linked, err) < 0)
+		return -1;
+	if (linked > 0)
+		build_progress(b, "%zu unchanged files linked from the previous build of the step", linked);
 
 	cleanup_free char *blob_path = NULL;
 	if (asprintf(&blob_path, "%s/layer.blob", st->dir) < 0)
@@ -291,6 +297,8 @@ static int step_commit(struct builder *b, struct sstate *s, struct step *st, con
 			if (!empty && rename(st->upper, final_upper) < 0)
 				return berth_error_sys(err, errno, "cache entry `%s`", dir);
 			cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0 && !empty && ru != NULL && copy_reuse_save(ru, dfd, err) < 0)
+				return -1;
 			if (dfd < 0 ||
 			    fs_write_file_atomic_at(dfd, "layer", meta, strlen(meta), 0600, err) < 0)
 				return *err ? -1 : berth_error_sys(err, errno, "cache entry `%s`", dir);
@@ -656,7 +664,7 @@ int steps_run(struct builder *b, size_t stage, struct sstate *s, const struct df
 		goto out;
 	}
 	/* 4. and 5. */
-	if (step_commit(b, s, &st, key, by, err) < 0)
+	if (step_commit(b, s, &st, key, by, NULL, err) < 0)
 		goto fail;
 	r = 0;
 	goto out;
@@ -1021,6 +1029,28 @@ static int open_digests(struct builder *b, berth_error_t *err)
 	return statcache_open(path, &b->digests, err);
 }
 
+/* What a COPY's key has but the sources' content: the previous build of
+ * the step is found by it (copy_reuse.h). */
+static int prev_key(const struct builder *b, const struct sstate *s, const struct df_instr *in,
+                    const char *dest, bool dest_dir, const char *by, char prev[OCI_DIGEST_MAX],
+                    berth_error_t *err)
+{
+	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
+	if (h == NULL)
+		return -1;
+	key_parent(b, h, s->chain);
+	key_add(h, "by", by);
+	key_add(h, "dest", dest);
+	key_add(h, "dest_dir", dest_dir ? "1" : "0");
+	key_add(h, "chown", in->chown);
+	key_add(h, "chmod", in->chmod);
+	key_addv(h, "exclude", in->excludes);
+	key_add(h, "parents", in->parents ? "1" : "0");
+	oci_hasher_final(h, prev);
+	oci_hasher_free(h);
+	return 0;
+}
+
 int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct df_instr *in,
                berth_error_t *err)
 {
@@ -1037,6 +1067,9 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	char key[OCI_DIGEST_MAX];
 	int r = -1;
 	struct oci_hasher *h = NULL;
+	struct copy_reuse *ru = NULL;
+	struct fsops_reuse hooks;
+	char prev[OCI_DIGEST_MAX];
 
 	__attribute__((cleanup(dockerignore_free))) struct dockerignore excl = {0};
 	bool has_excl = in->excludes != NULL && in->excludes[0] != NULL;
@@ -1283,11 +1316,31 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	progress_step_run(b->progress, &ps);
 	co.hash = NULL;
 	co.dry = false;
+	/* the files the previous build of the step made, where they did not
+	 * change (copy_reuse.h) */
+	if (!b->o->no_cache && prev_key(b, s, in, dest, dest_dir, by, prev, err) < 0)
+		goto fail;
+	if (!b->o->no_cache) {
+		char old_key[OCI_DIGEST_MAX];
+		cleanup_free char *old =
+		    copy_reuse_prev_get(b->cache, prev, old_key) ? entry_dir(b, old_key) : NULL;
+		if (copy_reuse_new(old, st.merged, st.upper, b->digests, &ru, err) < 0)
+			goto fail;
+		copy_reuse_hooks(ru, &hooks);
+		co.reuse = &hooks;
+	}
 	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
 	    urls_fetch_deferred(b, in, &dls, err) < 0 || urls_copy(st.merged_fd, &dls, &co, err) < 0)
 		goto fail;
-	if (step_commit(b, s, &st, key, by, err) < 0)
+	if (step_commit(b, s, &st, key, by, ru, err) < 0)
 		goto fail;
+	if (ru != NULL) {
+		berth_error_t e = NULL;
+		if (copy_reuse_prev_set(b->cache, prev, key, &e) < 0) {
+			build_progress(b, "warning: %s", e->msg);
+			berth_error_free(&e);
+		}
+	}
 	r = 0;
 	goto out;
 fail:
@@ -1296,6 +1349,7 @@ out:
 	progress_step_end(b->progress, &ps, r == 0);
 	if (h != NULL)
 		oci_hasher_free(h);
+	copy_reuse_free(ru);
 	strv_free(m.v);
 	urls_free(&dls);
 	step_release(&st);
@@ -1344,7 +1398,7 @@ int steps_workdir(struct builder *b, struct sstate *s, const struct df_instr *in
 	if (fd < 0)
 		goto fail;
 	close(fd);
-	if (step_commit(b, s, &st, key, by, err) < 0)
+	if (step_commit(b, s, &st, key, by, NULL, err) < 0)
 		goto fail;
 	r = 0;
 	goto out;

@@ -374,6 +374,104 @@ hi
 	assert_output "berth-build statcache 1"
 }
 
+@test "build: a COPY that misses links the unchanged files of its previous build: the image --no-cache makes, the old image unchanged" {
+	mkdir -p "$CTX/d/sub"
+	for i in $(seq 1 30); do echo "file $i" >"$CTX/d/f$i"; done
+	head -c 300000 /dev/urandom >"$CTX/d/sub/big"
+	echo old >"$CTX/d/changed"
+	echo doomed >"$CTX/d/deleted"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		COPY d/ /d/
+		RUN cat /d/changed > /seen
+	EOF
+	# times before SOURCE_DATE_EPOCH are kept in the layer as they are: the
+	# directories' too, which links into them must not change
+	find "$CTX/d" -exec touch -h -d @1600000000 {} +
+	# files changed in the last second are not trusted by their stat
+	sleep 2
+	export SOURCE_DATE_EPOCH=1700000000
+	run -0 build -t r:1 "$CTX"
+	refute_output --partial "unchanged files linked"
+	# one file changed, one added, one deleted
+	echo new >"$CTX/d/changed"
+	echo added >"$CTX/d/sub/added"
+	rm "$CTX/d/deleted"
+	touch -d @1600000100 "$CTX/d" "$CTX/d/sub" "$CTX/d/changed" "$CTX/d/sub/added"
+	run -0 build -t r:2 "$CTX"
+	refute_output --partial "COPY d/ /d/ (cached)"
+	assert_output --partial "31 unchanged files linked from the previous build of the step"
+	d2=${lines[-1]}
+	# the unchanged files are the previous snapshot's inodes, linked
+	big=$(find "$CACHE/steps" -path '*/u/d/sub/big' | head -n 1)
+	[ -n "$big" ] && [ "$(stat -c %h "$big")" = 2 ] || fail "no unchanged file was linked: $big"
+	# the same image as a build without the cache: the same layers and
+	# diff_ids, config and manifest
+	run -0 timeout 300 "$BUILD_BIN" --build-context "busybox=oci-layout://$BASE:1" --no-cache \
+		--output "type=oci,dest=$TEST_DIR/nc" -t r:2 "$CTX"
+	assert_equal "${lines[-1]}" "$d2"
+	assert_equal "$(skopeo inspect --raw "oci:$OUT:r:2")" "$(skopeo inspect --raw "oci:$TEST_DIR/nc:r:2")"
+	assert_equal "$(skopeo inspect --config "oci:$OUT:r:2" | jq -c .rootfs)" \
+		"$(skopeo inspect --config "oci:$TEST_DIR/nc:r:2" | jq -c .rootfs)"
+	# in the layer the linked file is a regular file with its content,
+	# not a hard link to a file of another layer
+	layer=$(skopeo inspect "oci:$OUT:r:2" | jq -r '.Layers[1]' | cut -d: -f2)
+	run -0 tar -tvzf "$OUT/blobs/sha256/$layer"
+	assert_output --regexp '(^|'$'\n'')-[rwx-]{9} 0/0 +300000 [^'$'\n'']* d/sub/big('$'\n''|$)'
+	refute_output --partial " link to "
+	# the new image has the new content, unpacked and run
+	run -0 umoci unpack --image "$OUT:r:2" "$TEST_DIR/u2"
+	assert_equal "$(cat "$TEST_DIR/u2/rootfs/d/changed")" new
+	assert_equal "$(cat "$TEST_DIR/u2/rootfs/d/sub/added")" added
+	[ ! -e "$TEST_DIR/u2/rootfs/d/deleted" ] || fail "the deleted file is in the new image"
+	cmp "$CTX/d/sub/big" "$TEST_DIR/u2/rootfs/d/sub/big"
+	run -0 run_image_cmd "$OUT" r:2 cat /seen /d/f7
+	assert_output "new
+file 7"
+	# the old one still has the old content: no shared inode was written
+	run -0 umoci unpack --image "$OUT:r:1" "$TEST_DIR/u1"
+	assert_equal "$(cat "$TEST_DIR/u1/rootfs/d/changed")" old
+	assert_equal "$(cat "$TEST_DIR/u1/rootfs/d/deleted")" doomed
+	assert_equal "$(cat "$TEST_DIR/u1/rootfs/seen")" old
+	[ ! -e "$TEST_DIR/u1/rootfs/d/sub/added" ] || fail "the added file is in the old image"
+	# a cache hit on the new step still sees its content
+	run -0 build -t r:2 "$CTX"
+	assert_output --partial "COPY d/ /d/ (cached)"
+	assert_equal "${lines[-1]}" "$d2"
+	# the cache pruned: the new image intact, and built again from nothing
+	run -0 "$BUILD_BIN" prune --cache-dir "$CACHE" --all
+	rm -rf "$TEST_DIR/u2"
+	run -0 umoci unpack --image "$OUT:r:2" "$TEST_DIR/u2"
+	assert_equal "$(cat "$TEST_DIR/u2/rootfs/d/changed")" new
+	cmp "$CTX/d/sub/big" "$TEST_DIR/u2/rootfs/d/sub/big"
+	run -0 build -t r:3 "$CTX"
+	refute_output --partial "unchanged files linked"
+	assert_equal "${lines[-1]}" "$d2"
+}
+
+@test "build: a COPY's previous build with a tampered file or record is copied again, not linked" {
+	mkdir -p "$CTX/d"
+	for i in 1 2 3 4; do echo "file $i" >"$CTX/d/f$i"; done
+	printf 'FROM busybox\nCOPY d /d\n' >"$CTX/Dockerfile"
+	sleep 2
+	run -0 build -t t:1 "$CTX"
+	# the previous snapshot's f1 replaced by another inode (content
+	# changed behind the cache's back), f2's record pointing elsewhere
+	u=$(dirname "$(find "$CACHE/steps" -path '*/u/d/f1')")
+	cp "$u/f1" "$u/f1.new" && echo tampered >"$u/f1.new" && touch -r "$u/f1" "$u/f1.new" && mv "$u/f1.new" "$u/f1"
+	files=$(dirname "$(dirname "$u")")/files
+	sed -i 's|^[0-9]* \(.* d/f2\)$|1 \1|' "$files"
+	echo changed >"$CTX/d/f3"
+	run -0 build -t t:2 "$CTX"
+	# only f4 is linked
+	assert_output --partial "1 unchanged files linked from the previous build of the step"
+	run -0 umoci unpack --image "$OUT:t:2" "$TEST_DIR/u"
+	assert_equal "$(cat "$TEST_DIR/u/rootfs/d/f1")" "file 1"
+	assert_equal "$(cat "$TEST_DIR/u/rootfs/d/f2")" "file 2"
+	assert_equal "$(cat "$TEST_DIR/u/rootfs/d/f3")" changed
+	assert_equal "$(cat "$TEST_DIR/u/rootfs/d/f4")" "file 4"
+}
+
 # start_http DIR: a web server of DIR on 127.0.0.1 at a free port ($HTTP_PORT),
 # stopped by pid in teardown
 start_http() {
