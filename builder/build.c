@@ -680,13 +680,15 @@ static int stage_instr(struct builder *b, size_t i, struct sstate *s, const stru
 	}
 }
 
-/* The ONBUILD triggers of an image base, in order, right after FROM; the
- * stage's own config starts without them (Docker's rule). */
+/* The ONBUILD triggers of the base, in order, right after FROM; the stage's
+ * own config starts without them (Docker's rule).  A base that is a stage
+ * of this Dockerfile is treated as if it had been built into an image
+ * first, as BuildKit does: its triggers run in each stage built on it. */
 static int run_triggers(struct builder *b, size_t i, struct sstate *s, berth_error_t *err)
 {
 	const struct df_stage *st = &b->df.stages[i];
 	struct oci_image_exec_config *c = s->cfg->config;
-	if (st->base_stage >= 0 || c->on_build_len == 0)
+	if (c->on_build_len == 0)
 		return 0;
 	char **trig = c->on_build;
 	size_t n = c->on_build_len, n_ev = 0;

@@ -680,6 +680,41 @@ set_onbuild() {
 	refute_output --partial broken
 }
 
+@test "build: ONBUILD triggers of a stage run in every stage built FROM it, not in grandchildren" {
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox AS base
+		ONBUILD RUN echo "trigger ran" >> /t
+		RUN echo base > /b
+		FROM base AS one
+		RUN cat /t > /one
+		FROM base AS two
+		RUN cat /t > /two
+		FROM one AS grandchild
+		RUN cat /t > /g
+		FROM busybox
+		COPY --from=one /one /one
+		COPY --from=two /two /two
+		COPY --from=grandchild /g /g
+		COPY --from=base /b /b
+	EOF
+	run -0 build -t stages:1 "$CTX"
+	run -0 umoci unpack --image "$OUT:stages:1" "$TEST_DIR/u"
+	r=$TEST_DIR/u/rootfs
+	assert_equal "$(cat "$r/one")" "trigger ran"
+	assert_equal "$(cat "$r/two")" "trigger ran"
+	# once in `one`, not again in the stage built on it
+	assert_equal "$(cat "$r/g")" "trigger ran"
+	assert_equal "$(cat "$r/b")" base
+	# the stage that declares it keeps it for a child image, its children do not
+	printf 'FROM busybox AS base\nONBUILD RUN true\nFROM base\nRUN true\n' >"$CTX/Dockerfile"
+	run -0 build -t child:1 --target base "$CTX"
+	run -0 config_blob child:1
+	assert_equal "$(jq -c .config.OnBuild <<<"$output")" '["RUN true"]'
+	run -0 build -t child:2 "$CTX"
+	run -0 config_blob child:2
+	assert_equal "$(jq -c '.config.OnBuild // []' <<<"$output")" '[]'
+}
+
 # blobs_grep LAYOUT TEXT: the blobs of LAYOUT (gunzipped when gzip) that contain TEXT.
 blobs_grep() {
 	local b
