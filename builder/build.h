@@ -19,7 +19,8 @@
  *  - the layer cache: a step's key is its parent's key, the instruction
  *    after expansion with what it sees (env, user, workdir, shell) and, for
  *    COPY/ADD, a hash of the copied content and metadata; a hit reuses the
- *    layer blob and the upper directory;
+ *    layer blob and the upper directory (COPY/ADD --link: made on an empty
+ *    directory and keyed without the parent, so reused under a new one);
  *  - the output layout gets the final stage's blobs only at the end (no
  *    partial image on failure), tagged with each -t name.
  */

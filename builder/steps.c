@@ -4,7 +4,10 @@
  * A step:
  *   1. its cache key: the parent's key, the instruction after expansion and
  *      what it sees (RUN: argv, env, user, workdir, network), for COPY/ADD
- *      the hash of what was copied; a hit takes the cached layer
+ *      the hash of what was copied; a hit takes the cached layer.  COPY/ADD
+ *      --link leaves the parent out: its layer is made on an empty
+ *      directory, so it is the same under any parent and a hit stacks it on
+ *      the new one (the stage's chain then covers both)
  *   2. <tmp>/s<N>/{u,w,m}: upper, work, and the merged view mounted on the
  *      stage's lowers (top first)
  *   3. the work (a container, a copy, a mkdir) in the merged view
@@ -95,6 +98,30 @@ static int step_begin(struct builder *b, struct sstate *s, struct step *st, bert
 	return 0;
 }
 
+/* --link: the copy goes into an empty directory of its own instead of
+ * onto the stage.  The overlay that step_begin mounted on the stage served
+ * only to read the parent (--chown names); it is let go, and a new empty
+ * directory becomes both the copy's root and the step's upper directory. */
+static int step_detach(struct step *st, berth_error_t *err)
+{
+	close(st->merged_fd);
+	st->merged_fd = -1;
+	fsops_umount(st->merged);
+	st->mounted = false;
+	free(st->upper);
+	if (asprintf(&st->upper, "%s/l", st->dir) < 0) {
+		st->upper = NULL;
+		return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "step");
+	}
+	/* created parents are 0755 whatever the umask */
+	if (mkdir(st->upper, 0755) < 0 || chmod(st->upper, 0755) < 0)
+		return berth_error_sys(err, errno, "step directory `%s`", st->upper);
+	st->merged_fd = open(st->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->merged_fd < 0)
+		return berth_error_sys(err, errno, "open `%s`", st->upper);
+	return 0;
+}
+
 /* ---- the cache ---- */
 
 static void key_add(struct oci_hasher *h, const char *tag, const char *s)
@@ -124,6 +151,34 @@ static void key_parent(const struct builder *b, struct oci_hasher *h, const char
 	if (b->o->has_source_date_epoch)
 		snprintf(epoch, sizeof(epoch), "%lld", (long long)b->o->source_date_epoch);
 	key_add(h, "source_date_epoch", b->o->has_source_date_epoch ? epoch : NULL);
+}
+
+/* A COPY/ADD --link step's key starts without the parent: its layer is
+ * made on an empty directory and serves under any parent (BuildKit's
+ * rebase of a linked layer). */
+static void key_start(const struct builder *b, struct oci_hasher *h, const struct sstate *s, bool link)
+{
+	if (link) {
+		key_add(h, "link", "1");
+		key_parent(b, h, NULL);
+	} else {
+		key_parent(b, h, s->chain);
+	}
+}
+
+/* After a --link step: the stage's chain (the parent of the next step's
+ * key) is the parent's chain with the linked layer's key on top, so the
+ * steps after it still depend on everything below. */
+static int chain_link(struct sstate *s, const char *parent, const char *key, berth_error_t *err)
+{
+	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
+	if (h == NULL)
+		return -1;
+	key_add(h, "parent", parent);
+	key_add(h, "linked", key);
+	oci_hasher_final(h, s->chain);
+	oci_hasher_free(h);
+	return 0;
 }
 
 static char *entry_dir(const struct builder *b, const char *key)
@@ -1038,7 +1093,7 @@ static int prev_key(const struct builder *b, const struct sstate *s, const struc
 	struct oci_hasher *h = oci_hasher_new(OCI_DIGEST_SHA256, err);
 	if (h == NULL)
 		return -1;
-	key_parent(b, h, s->chain);
+	key_start(b, h, s, in->link);
 	key_add(h, "by", by);
 	key_add(h, "dest", dest);
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
@@ -1073,9 +1128,12 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 
 	__attribute__((cleanup(dockerignore_free))) struct dockerignore excl = {0};
 	bool has_excl = in->excludes != NULL && in->excludes[0] != NULL;
-	/* --link: the copy is made as an ordinary layer on the stage (the
-	 * result is the same image; only BuildKit's rebase-without-rebuild is
-	 * missing) */
+	/* --link: the copy is made on an empty directory (step_detach), its
+	 * key has no parent (key_start), and its layer goes on top of the
+	 * stage's (chain_link) */
+	bool link = in->link;
+	char parent_chain[OCI_DIGEST_MAX];
+	memcpy(parent_chain, s->chain, sizeof(parent_chain));
 	if (has_excl) {
 		size_t el = 1;
 		for (size_t i = 0; in->excludes[i]; i++)
@@ -1253,10 +1311,16 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	    .ignore = context && b->has_di ? &b->di : NULL,
 	    .exclude = has_excl ? &excl : NULL,
 	};
+	/* --chown names are the parent's (as a plain COPY sees them); a
+	 * --link key has the ids they resolve to */
 	if (in->chown != NULL && fsops_lookup_user(st.merged_fd, in->chown, true, &co.uid, &co.gid, err) < 0)
 		goto fail;
-	if (!dest_dir) {
-		/* an existing directory as the destination takes the files in */
+	if (link && step_detach(&st, err) < 0)
+		goto fail;
+	if (!dest_dir && !link) {
+		/* an existing directory as the destination takes the files in
+		 * (not with --link: it reads nothing of the parent, as in
+		 * BuildKit) */
 		berth_error_t e = NULL;
 		int fd = fsops_open_in_root(st.merged_fd, dest, O_PATH, &e);
 		struct stat sb;
@@ -1280,7 +1344,12 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		key_add(h, "digest", dls.v[i].res.digest);
 		key_add(h, "mtime", dls.v[i].mtime);
 	}
-	key_parent(b, h, s->chain);
+	key_start(b, h, s, link);
+	if (link && in->chown != NULL) {
+		char ids[64];
+		snprintf(ids, sizeof(ids), "%u:%u", (unsigned)co.uid, (unsigned)co.gid);
+		key_add(h, "chown_ids", ids);
+	}
 	key_add(h, kind, dest);
 	key_add(h, "dest_dir", dest_dir ? "1" : "0");
 	key_add(h, "chown", in->chown);
@@ -1309,6 +1378,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	if (hit < 0)
 		goto fail;
 	if (hit) {
+		if (link && chain_link(s, parent_chain, key, err) < 0)
+			goto fail;
 		progress_step_cached(b->progress, &ps);
 		r = 0;
 		goto out;
@@ -1324,7 +1395,7 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 		char old_key[OCI_DIGEST_MAX];
 		cleanup_free char *old =
 		    copy_reuse_prev_get(b->cache, prev, old_key) ? entry_dir(b, old_key) : NULL;
-		if (copy_reuse_new(old, st.merged, st.upper, b->digests, &ru, err) < 0)
+		if (copy_reuse_new(old, link ? st.upper : st.merged, st.upper, b->digests, &ru, err) < 0)
 			goto fail;
 		copy_reuse_hooks(ru, &hooks);
 		co.reuse = &hooks;
@@ -1332,7 +1403,8 @@ int steps_copy(struct builder *b, size_t stage, struct sstate *s, const struct d
 	if (copy_all(b, in, src_root, &m, context, st.merged_fd, dest, dest_dir, &co, err) < 0 ||
 	    urls_fetch_deferred(b, in, &dls, err) < 0 || urls_copy(st.merged_fd, &dls, &co, err) < 0)
 		goto fail;
-	if (step_commit(b, s, &st, key, by, ru, err) < 0)
+	if (step_commit(b, s, &st, key, by, ru, err) < 0 ||
+	    (link && chain_link(s, parent_chain, key, err) < 0))
 		goto fail;
 	if (ru != NULL) {
 		berth_error_t e = NULL;
