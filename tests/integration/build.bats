@@ -923,6 +923,128 @@ echo "two $WHO"'
 	assert_output --partial "invalid chmod parameter: u+q"
 }
 
+# layer_entries TAG N: "mode uid/gid name" of each entry of layer N of $OUT:TAG
+layer_entries() {
+	local l
+	l=$(skopeo inspect "oci:$OUT:$1" | jq -r ".Layers[$2]" | cut -d: -f2)
+	tar --numeric-owner -tvzf "$OUT/blobs/sha256/$l" | awk '{print $1, $2, $6}'
+}
+
+@test "build: COPY --link makes a layer of the copied files and their parents only (0755 root); later steps see it on the stage" {
+	echo conf >"$CTX/conf"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		RUN mkdir -m 0750 /srv && chown 1000 /srv && echo other > /srv/other && mkdir /srv/app && echo old > /srv/app/conf
+		COPY --link conf /srv/app/conf
+		RUN cat /srv/other /srv/app/conf > /seen && cat /etc/passwd > /dev/null
+	EOF
+	run -0 build -t l:1 "$CTX"
+	# the parent's /srv (0750, uid 1000) and its other files are not in
+	# the layer, nor a whiteout of the replaced file: only what was copied
+	run -0 layer_entries l:1 2
+	assert_equal "$output" "drwxr-xr-x 0/0 srv/
+drwxr-xr-x 0/0 srv/app/
+-rw-r--r-- 0/0 srv/app/conf"
+	# the RUN after it ran on the base with the linked layer on top
+	run -0 run_image_cmd "$OUT" l:1 cat /seen /srv/other /srv/app/conf /etc/passwd
+	assert_line --index 0 other
+	assert_line --index 1 conf
+	assert_line --index 2 other
+	assert_line --index 3 conf
+	assert_line --index 4 "root:x:0:0:root:/root:/bin/sh"
+	cfg=$(skopeo inspect --config "oci:$OUT:l:1")
+	assert_equal "$(jq '.rootfs.diff_ids | length' <<<"$cfg")" 4
+	[[ $(jq -r '.history[].created_by' <<<"$cfg") == *"COPY conf /srv/app/conf # buildkit"* ]] ||
+		fail "no history entry for the COPY --link"
+}
+
+@test "build: a changed parent keeps COPY --link cached with the same layer; a plain COPY and the steps after are built again" {
+	echo conf >"$CTX/conf"
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox
+		ARG V=1
+		RUN echo "$V" > /v
+		COPY --link conf /etc/app/conf
+		COPY conf /after
+	EOF
+	sed 's/COPY --link conf/COPY conf/' "$CTX/Dockerfile" >"$CTX/Dockerfile.plain"
+	run -0 build --progress plain -t k:1 "$CTX"
+	link1=$(skopeo inspect "oci:$OUT:k:1" | jq -r '.Layers[2]')
+	run -0 build --progress plain -f "$CTX/Dockerfile.plain" -t p:1 "$CTX"
+
+	run -0 build --progress plain --build-arg V=2 -t k:2 "$CTX"
+	assert_output --partial "Dockerfile:3: DONE"
+	assert_output --partial "Dockerfile:4: COPY conf /etc/app/conf (cached)"
+	refute_output --partial "COPY conf /after (cached)"
+	assert_output --partial "Dockerfile:5: DONE"
+	assert_equal "$(skopeo inspect "oci:$OUT:k:2" | jq -r '.Layers[2]')" "$link1"
+	[ "$(skopeo inspect "oci:$OUT:k:2" | jq -r '.Layers[1]')" != "$(skopeo inspect "oci:$OUT:k:1" | jq -r '.Layers[1]')" ]
+	run -0 run_image_cmd "$OUT" k:2 cat /v /etc/app/conf /after
+	assert_equal "$output" "2
+conf
+conf"
+
+	run -0 build --progress plain --build-arg V=2 -f "$CTX/Dockerfile.plain" -t p:2 "$CTX"
+	refute_output --partial "COPY conf /etc/app/conf (cached)"
+	assert_output --partial "Dockerfile:4: DONE"
+}
+
+@test "build: COPY --link with --chown/--chmod, --from a stage, ADD --link of a local tar" {
+	echo secret >"$CTX/conf"
+	mkdir "$TEST_DIR/t" && echo in-tar >"$TEST_DIR/t/t.txt"
+	tar -czf "$CTX/a.tar.gz" -C "$TEST_DIR/t" t.txt
+	cat >"$CTX/Dockerfile" <<-'EOF'
+		FROM busybox AS src
+		RUN mkdir -p /out/sub && echo s > /out/sub/s.txt && echo t > /out/t.txt && chmod 0700 /out/sub
+		FROM busybox
+		COPY --link --chown=user:staff --chmod=0640 conf /home/user/cfg/conf
+		COPY --link --from=src /out /opt/out
+		ADD --link a.tar.gz /x/
+	EOF
+	run -0 build -t o:1 "$CTX"
+	# --chown names from the parent's passwd and group; created parents
+	# are 0755 and owned as the files are
+	run -0 layer_entries o:1 1
+	assert_equal "$output" "drwxr-xr-x 1000/50 home/
+drwxr-xr-x 1000/50 home/user/
+drwxr-xr-x 1000/50 home/user/cfg/
+-rw-r----- 1000/50 home/user/cfg/conf"
+	run -0 layer_entries o:1 2
+	assert_equal "$output" "drwxr-xr-x 0/0 opt/
+drwxr-xr-x 0/0 opt/out/
+drwx------ 0/0 opt/out/sub/
+-rw-r--r-- 0/0 opt/out/sub/s.txt
+-rw-r--r-- 0/0 opt/out/t.txt"
+	run -0 layer_entries o:1 3
+	assert_equal "$output" "drwxr-xr-x 0/0 x/
+-rw-r--r-- 0/0 x/t.txt"
+	run -0 run_image_cmd "$OUT" o:1 sh -c \
+		'stat -c "%u:%g %a" /home/user/cfg/conf; cat /home/user/cfg/conf /opt/out/sub/s.txt /x/t.txt; ls /bin/sh'
+	assert_equal "$output" "1000:50 640
+secret
+s
+in-tar
+/bin/sh"
+	# another parent (a stage before them changed): all three cached, the
+	# same layers
+	sed -i 's|^FROM busybox$|FROM busybox\nRUN touch /new|' "$CTX/Dockerfile"
+	run -0 build --progress plain -t o:2 "$CTX"
+	assert_output --partial "COPY conf /home/user/cfg/conf (cached)"
+	assert_output --partial "COPY /out /opt/out (cached)"
+	assert_output --partial "ADD a.tar.gz /x/ (cached)"
+	for i in 1 2 3; do
+		assert_equal "$(skopeo inspect "oci:$OUT:o:2" | jq -r ".Layers[$((i + 1))]")" \
+			"$(skopeo inspect "oci:$OUT:o:1" | jq -r ".Layers[$i]")"
+	done
+	# a --chown name that resolves to other ids in the new parent misses
+	sed -i 's|^RUN touch /new$|RUN sed -i s/staff:x:50/staff:x:51/ /etc/group|' "$CTX/Dockerfile"
+	run -0 build --progress plain -t o:3 "$CTX"
+	refute_output --partial "COPY conf /home/user/cfg/conf (cached)"
+	assert_output --partial "ADD a.tar.gz /x/ (cached)"
+	run -0 layer_entries o:3 2
+	assert_line --index 3 "-rw-r----- 1000/51 home/user/cfg/conf"
+}
+
 # layer_types LAYOUT TAG: the media types of the image's layers, one a line
 layer_types() {
 	local m
