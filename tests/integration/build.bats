@@ -1052,6 +1052,32 @@ in-tar
 	assert_line --index 3 "-rw-r----- 1000/51 home/user/cfg/conf"
 }
 
+@test "build: ADD --link of a URL: a layer of the file and its directories, reused under a changed parent" {
+	mkdir -p "$TEST_DIR/www"
+	echo "served over http" >"$TEST_DIR/www/file.txt"
+	start_http "$TEST_DIR/www"
+	url=http://127.0.0.1:$HTTP_PORT
+	sum=$(sha256sum "$TEST_DIR/www/file.txt" | cut -d' ' -f1)
+	cat >"$CTX/Dockerfile" <<-EOF
+		FROM busybox
+		RUN echo 1 > /v
+		ADD --link --checksum=sha256:$sum $url/file.txt /srv/dl/
+	EOF
+	run -0 build -t u:1 "$CTX"
+	run -0 layer_entries u:1 2
+	assert_equal "$output" "drwxr-xr-x 0/0 srv/
+drwxr-xr-x 0/0 srv/dl/
+-rw------- 0/0 srv/dl/file.txt"
+	sed -i 's|echo 1|echo 2|' "$CTX/Dockerfile"
+	run -0 build --progress plain -t u:2 "$CTX"
+	assert_output --partial "Dockerfile:2: DONE"
+	assert_output --partial "ADD $url/file.txt /srv/dl/ (cached)"
+	assert_equal "$(skopeo inspect "oci:$OUT:u:2" | jq -r '.Layers[2]')" \
+		"$(skopeo inspect "oci:$OUT:u:1" | jq -r '.Layers[2]')"
+	# found by its checksum: not downloaded again
+	assert_equal "$(grep -c '"GET /file.txt HTTP' "$TEST_DIR/http.log")" 1
+}
+
 # layer_types LAYOUT TAG: the media types of the image's layers, one a line
 layer_types() {
 	local m
