@@ -1038,7 +1038,7 @@ static int write_output(struct builder *b, struct sstate *s, struct build_result
 		goto out;
 	snprintf(res->manifest_digest, sizeof(res->manifest_digest), "%s", mdesc.digest);
 	snprintf(res->config_digest, sizeof(res->config_digest), "%s", m.config.digest);
-	if ((b->o->tags == NULL || b->o->tags[0] == NULL) && oci_layout_add(out, &mdesc, err) < 0)
+	if ((b->o->tags == NULL || b->o->tags[0] == NULL) && oci_layout_add_once(out, &mdesc, err) < 0)
 		goto out;
 	for (size_t i = 0; b->o->tags != NULL && b->o->tags[i] != NULL; i++)
 		if (oci_layout_tag(out, b->o->tags[i], &mdesc, err) < 0)

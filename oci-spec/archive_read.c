@@ -345,7 +345,6 @@ static int result_add(struct import *imp, const struct oci_descriptor *desc, ber
 /* Adds desc to the store's index.json: by its tag (replacing), or untagged unless already there. */
 static int add_to_index(struct import *imp, const struct oci_descriptor *desc, berth_error_t *err)
 {
-	cleanup_oci_image_index struct oci_image_index *index = NULL;
 	const char *tag = oci_descriptor_annotation(desc, OCI_ANNOTATION_REF_NAME);
 
 	if (tag != NULL) {
@@ -353,14 +352,7 @@ static int add_to_index(struct import *imp, const struct oci_descriptor *desc, b
 			return -1;
 		return result_add(imp, desc, err);
 	}
-	if (oci_layout_read_index(imp->layout, &index, err) < 0)
-		return -1;
-	for (size_t i = 0; i < index->manifests_len; i++)
-		if (strcmp(index->manifests[i].digest, desc->digest) == 0 &&
-		    oci_descriptor_annotation(&index->manifests[i], OCI_ANNOTATION_REF_NAME) == NULL)
-			return result_add(imp, desc, err);
-	if (oci_image_index_append(index, desc, err) < 0 ||
-	    oci_layout_write_index(imp->layout, index, err) < 0)
+	if (oci_layout_add_once(imp->layout, desc, err) < 0)
 		return -1;
 	return result_add(imp, desc, err);
 }

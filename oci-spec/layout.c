@@ -664,6 +664,24 @@ int oci_layout_add(struct oci_layout *layout, const struct oci_descriptor *desc,
 	return oci_layout_write_index(layout, index, err);
 }
 
+int oci_layout_add_once(struct oci_layout *layout, const struct oci_descriptor *desc, berth_error_t *err)
+{
+	cleanup_oci_image_index struct oci_image_index *index = NULL;
+	cleanup_close int lock = lock_index(layout, err);
+
+	if (lock < 0)
+		return -1;
+	if (oci_layout_read_index(layout, &index, err) < 0)
+		return berth_error_prefix(err, "add %s to `%s/index.json`", desc->digest, layout->path);
+	for (size_t i = 0; i < index->manifests_len; i++)
+		if (strcmp(index->manifests[i].digest, desc->digest) == 0 &&
+		    oci_descriptor_annotation(&index->manifests[i], OCI_ANNOTATION_REF_NAME) == NULL)
+			return 0;
+	if (oci_image_index_append(index, desc, err) < 0)
+		return berth_error_prefix(err, "add %s to `%s/index.json`", desc->digest, layout->path);
+	return oci_layout_write_index(layout, index, err);
+}
+
 int oci_layout_untag(struct oci_layout *layout, const char *tag, berth_error_t *err)
 {
 	cleanup_oci_image_index struct oci_image_index *index = NULL;

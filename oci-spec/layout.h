@@ -94,6 +94,9 @@ int oci_layout_tag(struct oci_layout *layout, const char *tag, const struct oci_
                    berth_error_t *err);
 /* Adds an entry for desc without a tag. */
 int oci_layout_add(struct oci_layout *layout, const struct oci_descriptor *desc, berth_error_t *err);
+/* The same, unless index.json has an untagged entry of desc's digest; the
+ * check and the change under one lock. */
+int oci_layout_add_once(struct oci_layout *layout, const struct oci_descriptor *desc, berth_error_t *err);
 /* Removes the entries tagged `tag`; not found is BERTH_ERR_NOT_FOUND. */
 int oci_layout_untag(struct oci_layout *layout, const char *tag, berth_error_t *err);
 /* The tags of index.json, in index order (NULL-terminated; free with strv_free). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../tap.h"
+#include "digest.h"
 #include "layout.h"
 #include "util/fs.h"
 
@@ -27,6 +28,13 @@ static const char manifest[] =
     "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
     "\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
     "\"size\":2},\"layers\":[]}";
+/* added untagged by every writer with oci_layout_add_once: one entry in all */
+static const char manifest_once[] =
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+    "\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
+    "\"size\":2},\"layers\":[],\"annotations\":{\"once\":\"yes\"}}";
+static char once_digest[OCI_DIGEST_MAX];
 
 /* One writer: its own open of the layout, then TAGS tags (and untagged
  * entries); exits 0 when all went well. */
@@ -34,25 +42,29 @@ static void __attribute__((noreturn)) writer(const char *dir, int k, bool create
 {
 	struct oci_layout_options lo = {.size = sizeof(lo), .create = create, .fsync = k % 2 == 0};
 	struct oci_layout *l = NULL;
-	struct oci_descriptor d = {0};
+	struct oci_descriptor d = {0}, once = {0};
 	berth_error_t err = NULL;
 	int bad = 0;
 
 	if (oci_layout_open(dir, &lo, &l, &err) < 0 ||
-	    oci_layout_put_blob_desc(l, OCI_MEDIA_TYPE_MANIFEST, manifest, strlen(manifest), &d, &err) < 0) {
+	    oci_layout_put_blob_desc(l, OCI_MEDIA_TYPE_MANIFEST, manifest, strlen(manifest), &d, &err) < 0 ||
+	    oci_layout_put_blob_desc(l, OCI_MEDIA_TYPE_MANIFEST, manifest_once, strlen(manifest_once), &once,
+	                             &err) < 0) {
 		fprintf(stderr, "writer %d: %s\n", k, err->msg);
 		_exit(1);
 	}
 	for (int j = 0; j < TAGS; j++) {
 		char tag[32];
 		snprintf(tag, sizeof(tag), "w%d-t%d", k, j);
-		if (oci_layout_tag(l, tag, &d, &err) < 0 || (j % 8 == 0 && oci_layout_add(l, &d, &err) < 0)) {
+		if (oci_layout_tag(l, tag, &d, &err) < 0 || (j % 8 == 0 && oci_layout_add(l, &d, &err) < 0) ||
+		    (j % 8 == 4 && oci_layout_add_once(l, &once, &err) < 0)) {
 			fprintf(stderr, "writer %d: %s\n", k, err->msg);
 			berth_error_free(&err);
 			bad++;
 		}
 	}
 	oci_descriptor_free_members(&d);
+	oci_descriptor_free_members(&once);
 	oci_layout_close(l);
 	_exit(bad ? 1 : 0);
 }
@@ -81,13 +93,17 @@ static void run_writers(const char *dir, bool create, int tags)
 	ok(oci_layout_open(dir, NULL, &l, &err) == 0 && oci_layout_read_index(l, &idx, &err) == 0,
 	   "index.json parses: %s", err ? err->msg : "");
 	if (idx != NULL) {
-		size_t tagged = 0, untagged = 0;
+		size_t tagged = 0, untagged = 0, once = 0;
 		for (size_t i = 0; i < idx->manifests_len; i++) {
 			if (oci_descriptor_annotation(&idx->manifests[i], OCI_ANNOTATION_REF_NAME) != NULL)
 				tagged++;
+			else if (strcmp(idx->manifests[i].digest, once_digest) == 0)
+				once++;
 			else
 				untagged++;
 		}
+		ok(once == (tags > 4 ? 1u : 0u), "an entry added once by every writer is there once: %zu",
+		   once);
 		ok(tagged == (size_t)(WRITERS * tags), "every tag is there: %zu of %d", tagged,
 		   WRITERS * tags);
 		ok(untagged == (size_t)(WRITERS * ((tags + 7) / 8)),
@@ -184,6 +200,11 @@ int main(void)
 
 	if (mkdtemp(tmpl) == NULL) {
 		ok(0, "mkdtemp: %m");
+		return tap_done();
+	}
+	if (oci_digest_buffer(OCI_DIGEST_SHA256, manifest_once, strlen(manifest_once), once_digest, &err) <
+	    0) {
+		ok(0, "digest: %s", err->msg);
 		return tap_done();
 	}
 	/* writers that all find the layout missing, each creating it */
