@@ -880,10 +880,13 @@ static int cgroup_v1_flags(int tmpfs_fd, const struct cgroup_hierarchy *hs, cons
 
 /* Every hierarchy right below /sys/fs/cgroup, with its bind source open;
  * from the mountinfo the runtime read before the clone where there is one
- * (the hierarchies are the same in init's copy of the mount table). */
-static int cgroup_v1_collect(struct cgroup_hierarchy **out, size_t *len, berth_error_t *err)
+ * and init's mount table is a copy of the runtime's (a new mount namespace)
+ * or the runtime's own (none): not in a mount namespace joined by path. */
+static int cgroup_v1_collect(const struct oci_spec *spec, struct cgroup_hierarchy **out, size_t *len,
+                             berth_error_t *err)
 {
-	const char *cached = cgroup_mountinfo();
+	const struct oci_namespace *mnt = oci_spec_namespace(spec, OCI_NS_MOUNT);
+	const char *cached = mnt == NULL || mnt->path == NULL ? cgroup_mountinfo() : NULL;
 	cleanup_free char *text = NULL;
 	char *save = NULL;
 
@@ -968,7 +971,7 @@ static int mount_cgroup_v1(const struct mount_context *ctx, const struct oci_mou
 
 	/* 1. The hierarchies the host has under /sys/fs/cgroup, before the
 	 *    tmpfs may hide them. */
-	if (cgroup_v1_collect(&hs, &n, err) < 0)
+	if (cgroup_v1_collect(ctx->spec, &hs, &n, err) < 0)
 		goto out;
 
 	/* 2. A tmpfs to hold them, writable until they are in. */
