@@ -111,8 +111,8 @@ void urls_free(struct urls *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/* Downloads every URL source of the ADD; a destination ending in / takes
- * the name the URL's path ends with. */
+/* Downloads every URL source of the ADD; into a destination ending in /,
+ * under the name fetch_url_filename gives it. */
 int urls_fetch(struct builder *b, const struct df_instr *in, const char *dest, bool dest_dir, struct urls *u,
                berth_error_t *err)
 {
@@ -128,8 +128,7 @@ int urls_fetch(struct builder *b, const struct df_instr *in, const char *dest, b
 		if (dest_dir) {
 			cleanup_free char *name = fetch_url_filename(d->url);
 			if (name == NULL)
-				return berth_error_invalid(err, "cannot determine filename from url: %s",
-				                           d->url);
+				return berth_error_set(err, BERTH_ERR_NOMEM, ENOMEM, "ADD");
 			if (asprintf(&d->dest, "%s/%s", strcmp(dest, "/") == 0 ? "" : dest, name) < 0)
 				d->dest = NULL;
 		} else {

@@ -39,20 +39,48 @@ bool fetch_is_url(const char *s)
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 char *fetch_url_filename(const char *url)
 {
 	const char *p = strstr(url, "://");
 	p = p ? p + 3 : url;
 	size_t end = strcspn(p, "?#");
 	const char *path = memchr(p, '/', end);
-	if (path == NULL)
+	cleanup_free char *decoded = NULL;
+	char *base;
+
+	/* the path, decoded (a bad escape, or %00: kept as written) */
+	size_t n = path == NULL ? 0 : (size_t)(p + end - path), w = 0;
+	if ((decoded = malloc(n + 1)) == NULL)
 		return NULL;
-	const char *stop = p + end, *base = stop;
-	while (base > path && base[-1] != '/')
-		base--;
-	if (base == stop)
-		return NULL;
-	return strndup(base, (size_t)(stop - base));
+	for (size_t r = 0; r < n; r++) {
+		int hi = r + 2 < n ? hex_value(path[r + 1]) : -1,
+		    lo = r + 2 < n ? hex_value(path[r + 2]) : -1;
+		if (path[r] == '%' && hi >= 0 && lo >= 0 && hi * 16 + lo != 0) {
+			decoded[w++] = (char)(hi * 16 + lo);
+			r += 2;
+		} else {
+			decoded[w++] = path[r];
+		}
+	}
+	while (w > 0 && decoded[w - 1] == '/')
+		w--;
+	decoded[w] = '\0';
+	base = strrchr(decoded, '/');
+	base = base != NULL ? base + 1 : decoded;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return strdup("__unnamed__");
+	return strdup(base);
 }
 
 /* The checksum's algorithm ("sha256:..."), and its hex. */

@@ -27,8 +27,10 @@ struct fetch_result {
 int fetch_url(const char *url, const char *checksum, int out_fd, struct fetch_result *res,
               berth_error_t *err);
 
-/* The file name the URL's path ends with (no query, no fragment), a new
- * string; NULL (no error) when the path has none ("http://host/"). */
+/* The file name of a download into a directory, as BuildKit names it: the
+ * last element of the URL's path (percent-decoded, without query and
+ * fragment, trailing slashes ignored), or "__unnamed__" when the path has
+ * none ("http://host/").  A new string; NULL only without memory. */
 char *fetch_url_filename(const char *url);
 
 bool fetch_is_url(const char *s);

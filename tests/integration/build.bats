@@ -549,10 +549,17 @@ start_http() {
 	printf 'FROM busybox\nADD %s/nothing.txt /x\n' "$url" >"$CTX/Dockerfile"
 	run -1 build "$CTX"
 	assert_output --partial "Dockerfile:2: ADD: $url/nothing.txt: HTTP status 404"
-	# no file name in the URL for a directory destination
-	printf 'FROM busybox\nADD %s/ /dir/\n' "$url" >"$CTX/Dockerfile"
-	run -1 build "$CTX"
-	assert_output --partial "cannot determine filename from url: $url/"
+	# into a directory: named as BuildKit names it (the last element of
+	# the decoded path, trailing slashes ignored; __unnamed__ without one)
+	mkdir "$TEST_DIR/www/a b"
+	echo spaced >"$TEST_DIR/www/a b/c d.txt"
+	printf 'FROM busybox\nADD %s/ /dir/\nADD %s/sub/ /dir2/\nADD %s/a%%20b/c%%20d.txt?x=1 /dir3/\n' \
+		"$url" "$url" "$url" >"$CTX/Dockerfile"
+	run -0 build -t url:3 "$CTX"
+	run -0 umoci unpack --image "$OUT:url:3" "$TEST_DIR/u3"
+	[ -s "$TEST_DIR/u3/rootfs/dir/__unnamed__" ] || fail "no /dir/__unnamed__: $(ls -la "$TEST_DIR/u3/rootfs/dir")"
+	[ -s "$TEST_DIR/u3/rootfs/dir2/sub" ] || fail "no /dir2/sub: $(ls -la "$TEST_DIR/u3/rootfs/dir2")"
+	assert_equal "$(cat "$TEST_DIR/u3/rootfs/dir3/c d.txt")" spaced
 	# COPY takes no URL; --checksum only URLs
 	printf 'FROM busybox\nCOPY %s/sub/file.txt /x\n' "$url" >"$CTX/Dockerfile"
 	run -1 build "$CTX"
