@@ -466,7 +466,7 @@ static void identify_init_early(struct create_ctx *cc)
 
 int create_identify_init(struct create_ctx *cc, berth_error_t *err)
 {
-	if (cc->c->pid != cc->init_pid || cc->c->start_time == 0) {
+	if (cc->c->pid != cc->init_pid) { /* the slow path: not read early */
 		cc->c->pid = cc->init_pid;
 		cc->c->start_time = state_pid_start_time(cc->init_pid);
 	}

@@ -728,6 +728,7 @@ struct cgroup_hierarchy {
 	char *super_opts;
 	char *source;  /* the host directory of our cgroup in it */
 	int source_fd; /* ... opened before anything covers it */
+	bool bound;    /* mounted as a bind (its flags still to set) */
 };
 
 static void cgroup_hierarchy_free(struct cgroup_hierarchy *h)
@@ -801,15 +802,14 @@ static bool new_cgroup_namespace(const struct oci_spec *spec)
  * directly): with a cgroup namespace of our own, a fresh mount shows the
  * namespace's root; without one (or when the kernel refuses), a bind of
  * our own cgroup directory, whose flags are left to the caller. */
-static int cgroup_v1_one(const struct mount_context *ctx, int tmpfs_fd, const struct cgroup_hierarchy *h,
-                         const char *dest, const struct mount_options *o, bool *bound, berth_error_t *err)
+static int cgroup_v1_one(const struct mount_context *ctx, int tmpfs_fd, struct cgroup_hierarchy *h,
+                         const char *dest, const struct mount_options *o, berth_error_t *err)
 {
 	const char *name = strrchr(h->mountpoint, '/') + 1;
 	cleanup_free char *data = NULL;
 	cleanup_close int target = -1;
 	char p[32], src[32];
 
-	*bound = false;
 	if (mkdirat(tmpfs_fd, name, 0755) < 0 && errno != EEXIST)
 		return berth_error_sys(err, errno, "mount cgroup: mkdir `%s/%s`", dest, name);
 	target = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -829,21 +829,21 @@ static int cgroup_v1_one(const struct mount_context *ctx, int tmpfs_fd, const st
 	 * covered the host's /sys/fs/cgroup in this namespace by now. */
 	if (mount(mount_fd_path(h->source_fd, src), mount_fd_path(target, p), NULL, MS_BIND, NULL) < 0)
 		return berth_error_sys(err, errno, "mount `%s` to `%s/%s`", h->source, dest, name);
-	*bound = true;
+	h->bound = true;
 	return 0;
 }
 
 /* The flags of the mount on the tmpfs and on the binds below it, where
  * mount_setattr is refused: one remount each. */
-static int cgroup_v1_remount_each(int tmpfs_fd, const struct cgroup_hierarchy *hs, const bool *bound,
-                                  size_t n, const char *dest, unsigned long flags, berth_error_t *err)
+static int cgroup_v1_remount_each(int tmpfs_fd, const struct cgroup_hierarchy *hs, size_t n, const char *dest,
+                                  unsigned long flags, berth_error_t *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *name = strrchr(hs[i].mountpoint, '/') + 1;
 		cleanup_close int fd = -1;
 		char what[PATH_MAX];
 
-		if (!bound[i])
+		if (!hs[i].bound)
 			continue;
 		snprintf(what, sizeof(what), "%s/%s", dest, name);
 		fd = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -859,14 +859,14 @@ static int cgroup_v1_remount_each(int tmpfs_fd, const struct cgroup_hierarchy *h
 
 /* The flags asked for, on the tmpfs and every hierarchy below it: one
  * recursive mount_setattr in place of a remount per bind. */
-static int cgroup_v1_flags(int tmpfs_fd, const struct cgroup_hierarchy *hs, const bool *bound, size_t n,
-                           const char *dest, unsigned long flags, berth_error_t *err)
+static int cgroup_v1_flags(int tmpfs_fd, const struct cgroup_hierarchy *hs, size_t n, const char *dest,
+                           unsigned long flags, berth_error_t *err)
 {
 	struct mount_attr attr = {.attr_set = mount_attrs_of(flags)};
 	bool any = false;
 
 	for (size_t i = 0; i < n; i++)
-		any = any || bound[i];
+		any = any || hs[i].bound;
 	if (!any && !(flags & MS_RDONLY))
 		return 0;
 	if (attr.attr_set & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME))
@@ -875,7 +875,7 @@ static int cgroup_v1_flags(int tmpfs_fd, const struct cgroup_hierarchy *hs, cons
 		return 0;
 	/* An old kernel, or a flag the mount's owner locked (EPERM in a user
 	 * namespace): remounts, which keep what is locked. */
-	return cgroup_v1_remount_each(tmpfs_fd, hs, bound, n, dest, flags, err);
+	return cgroup_v1_remount_each(tmpfs_fd, hs, n, dest, flags, err);
 }
 
 /* Every hierarchy right below /sys/fs/cgroup, with its bind source open;
@@ -963,7 +963,6 @@ static int mount_cgroup_v1(const struct mount_context *ctx, const struct oci_mou
                            const struct mount_options *o, berth_error_t *err)
 {
 	struct cgroup_hierarchy *hs = NULL;
-	cleanup_free bool *bound = NULL;
 	size_t n = 0;
 	cleanup_close int target = -1, tmpfs = -1;
 	char p[32];
@@ -991,22 +990,16 @@ static int mount_cgroup_v1(const struct mount_context *ctx, const struct oci_mou
 		goto out;
 	}
 
-	bound = calloc(n + 1, sizeof(*bound));
-	if (bound == NULL) {
-		berth_error_sys(err, ENOMEM, "mount `cgroup` to `%s`", m->destination);
-		goto out;
-	}
-
 	/* 3. Each hierarchy. */
 	for (size_t i = 0; i < n; i++)
-		if (cgroup_v1_one(ctx, tmpfs, &hs[i], m->destination, o, &bound[i], err) < 0)
+		if (cgroup_v1_one(ctx, tmpfs, &hs[i], m->destination, o, err) < 0)
 			goto out;
 
 	/* 4. Co-mount symlinks, then the flags (read-only) on it all. */
 	if (cgroup_v1_symlinks(tmpfs, m->destination, err) < 0)
 		goto out;
-	if (cgroup_v1_flags(tmpfs, hs, bound, n, m->destination, o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
-	                    err) < 0)
+	if (cgroup_v1_flags(tmpfs, hs, n, m->destination, o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT), err) <
+	    0)
 		goto out;
 	rc = apply_after(ctx, tmpfs, m->destination, o, err);
 out:
